@@ -1,0 +1,94 @@
+"""Argument checks shared by the public functions: clear errors, never a silent NaN."""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import torch
+from torch import Tensor
+
+
+def check_tensor(x: object, name: str) -> Tensor:
+    """Raise ``TypeError`` naming ``name`` unless ``x`` is a floating-point tensor."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    if x.dim() == 0:
+        raise ValueError(f"{name} must have at least one dimension (the categories), got a scalar")
+    return x
+
+
+def check_logits(logits: object, name: str = "logits") -> Tensor:
+    """Floating tensor without NaN or +inf (``-inf`` is allowed: it means "never")."""
+    logits = check_tensor(logits, name)
+    if logits.shape[-1] == 0:
+        raise ValueError(f"{name} must have at least one category, got shape {tuple(logits.shape)}")
+    if torch.isnan(logits).any():
+        raise ValueError(f"{name} contains NaN")
+    if torch.isposinf(logits).any():
+        raise ValueError(f"{name} contains +inf; use finite values (-inf is allowed and masks)")
+    return logits
+
+
+def check_tau(tau: object) -> float:
+    """``tau`` must be a finite real number > 0."""
+    if isinstance(tau, Tensor):
+        if tau.numel() != 1:
+            raise ValueError(f"tau must be a scalar, got shape {tuple(tau.shape)}")
+        tau = tau.item()
+    if isinstance(tau, bool) or not isinstance(tau, Real):
+        raise TypeError(f"tau must be a real number, got {type(tau).__name__}")
+    tau = float(tau)
+    if not math.isfinite(tau) or tau <= 0:
+        raise ValueError(f"tau must be a finite number > 0, got {tau}")
+    return tau
+
+
+def check_dim(x: Tensor, dim: int, name: str = "dim") -> int:
+    """Normalise ``dim`` to a non-negative axis of ``x``."""
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise TypeError(f"{name} must be an int, got {type(dim).__name__}")
+    if not -x.dim() <= dim < x.dim():
+        raise ValueError(f"{name}={dim} is out of range for a tensor with {x.dim()} dimensions")
+    return dim % x.dim()
+
+
+def masked_logits(logits: Tensor, mask: Tensor | None, dim: int = -1) -> Tensor:
+    """Checked logits with ``-inf`` where ``mask`` is False.
+
+    Args:
+        logits: (..., m) scores; NaN or +inf raise ``ValueError``.
+        mask: bool, broadcastable to ``logits``; True = may be selected.
+        dim: the categorical axis.
+
+    Raises:
+        ValueError: if a row along ``dim`` has no selectable position.
+    """
+    logits = check_logits(logits)
+    dim = check_dim(logits, dim)
+    if mask is not None:
+        if not isinstance(mask, Tensor):
+            raise TypeError(f"mask must be a bool torch.Tensor, got {type(mask).__name__}")
+        if mask.dtype != torch.bool:
+            raise TypeError(f"mask must have dtype torch.bool, got {mask.dtype}")
+        try:
+            shape = torch.broadcast_shapes(mask.shape, logits.shape)
+        except RuntimeError:
+            shape = None
+        if shape != logits.shape:
+            raise ValueError(
+                f"mask of shape {tuple(mask.shape)} does not broadcast to "
+                f"logits of shape {tuple(logits.shape)}"
+            )
+        logits = logits.masked_fill(~mask.to(logits.device), float("-inf"))
+    if torch.isneginf(logits).all(dim=dim).any():
+        who = "mask" if mask is not None else "logits"
+        raise ValueError(f"{who} leaves a row with no selectable position (all masked or -inf)")
+    return logits
+
+
+def compute_dtype(x: Tensor) -> torch.dtype:
+    """float32 for half-precision inputs (their noise and softmax are computed in float32)."""
+    return torch.promote_types(x.dtype, torch.float32)

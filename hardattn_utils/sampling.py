@@ -1,0 +1,144 @@
+"""Gumbel noise, the Gumbel-max sampler, the Gumbel-Softmax relaxation and the
+straight-through trick.
+
+Chapter 5 (``05_gumbel_softmax``) derives these; chapter 6
+(``06_straight_through``) explains :func:`straight_through`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ._checks import check_tau, compute_dtype, masked_logits
+
+__all__ = ["gumbel_max_sample", "gumbel_noise", "gumbel_softmax", "one_hot", "straight_through"]
+
+
+def gumbel_noise(
+    shape: torch.Size | tuple[int, ...],
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Standard Gumbel noise that is always finite.
+
+    .. math:: g = -\\log E,\\quad E \\sim \\mathrm{Exp}(1)
+
+    which equals the textbook ``-log(-log u)`` with ``u ~ U(0, 1)``. ``E`` is
+    clamped to ``[tiny, ∞)`` so ``g`` is never ``+inf`` (``E`` is never infinite,
+    so ``g`` is never ``-inf``); the result lies in ``[-log(max E), -log(tiny)]``,
+    for float32 about ``[-4.5, 87.3]``.
+
+    Args:
+        shape: output shape.
+        dtype: a floating dtype; half precisions are drawn in float32 and cast.
+        device: where to draw; defaults to the generator's device.
+        generator: source of randomness.
+    """
+    if not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+    if device is None:
+        device = generator.device if generator is not None else torch.device("cpu")
+    work = torch.promote_types(dtype, torch.float32)
+    exp = torch.empty(shape, dtype=work, device=device).exponential_(generator=generator)
+    return exp.clamp_(min=torch.finfo(work).tiny).log_().neg_().to(dtype)
+
+
+def gumbel_max_sample(
+    logits: Tensor, mask: Tensor | None = None, generator: torch.Generator | None = None
+) -> Tensor:
+    """Draw ``i ~ Categorical(softmax(logits))`` by the Gumbel-max trick.
+
+    .. math:: i = \\arg\\max_k (\\ell_k + g_k),\\quad g_k \\sim \\mathrm{Gumbel}(0, 1)
+
+    Args:
+        logits: (..., m) unnormalised log-probabilities; ``-inf`` = never.
+        mask: bool broadcastable to ``logits``; True = may be selected.
+        generator: source of randomness.
+
+    Returns:
+        (...) long tensor of selected positions.
+
+    Reference: Gumbel (1954); Maddison, Tarlow & Minka (2014). Chapter 5.
+    """
+    logits = masked_logits(logits, mask)
+    work = compute_dtype(logits)
+    noise = gumbel_noise(logits.shape, dtype=work, device=logits.device, generator=generator)
+    return (logits.detach().to(work) + noise).argmax(dim=-1)
+
+
+def one_hot(index: Tensor, num_classes: int, *, dim: int = -1, dtype: torch.dtype = torch.float32) -> Tensor:
+    """One-hot vectors ``e_index`` with the categories on axis ``dim``.
+
+    Args:
+        index: (...) long tensor.
+        num_classes: m.
+        dim: where the category axis goes in the output.
+        dtype: output dtype.
+    """
+    out = F.one_hot(index, num_classes).to(dtype)
+    return out.movedim(-1, dim)
+
+
+def straight_through(y_hard: Tensor, y_soft: Tensor) -> Tensor:
+    """Forward ``y_hard`` exactly, backward the gradient of ``y_soft``.
+
+    .. math:: y = y_{hard} + (y_{soft} - \\mathrm{sg}(y_{soft}))
+
+    ``y_soft - y_soft.detach()`` is exactly zero for finite values, so the
+    forward value is bit-for-bit ``y_hard``; the textbook form
+    ``y_hard - sg(y_soft) + y_soft`` can be off by one rounding step.
+
+    Args:
+        y_hard: (..., m) the value used forward (e.g. a one-hot).
+        y_soft: (..., m) the differentiable surrogate.
+
+    Reference: Bengio, Léonard & Courville (2013). Chapter 6.
+    """
+    if y_hard.shape != y_soft.shape:
+        raise ValueError(
+            f"y_hard shape {tuple(y_hard.shape)} differs from y_soft shape {tuple(y_soft.shape)}"
+        )
+    return y_hard.detach().to(y_soft.dtype) + (y_soft - y_soft.detach())
+
+
+def gumbel_softmax(
+    logits: Tensor,
+    tau: float = 1.0,
+    hard: bool = False,
+    dim: int = -1,
+    mask: Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """A Gumbel-Softmax (Concrete) sample, optionally made hard with straight-through.
+
+    .. math:: y_k = \\mathrm{softmax}_k\\big((\\ell_k + g_k) / \\tau\\big)
+
+    Args:
+        logits: (..., m, ...) unnormalised log-probabilities; categories on ``dim``.
+        tau: temperature > 0.
+        hard: if True the forward value is the exact one-hot of ``argmax y`` and the
+            gradient is that of the soft sample ``y``.
+        dim: the categorical axis.
+        mask: bool broadcastable to ``logits``; True = may be selected.
+        generator: source of randomness.
+
+    Returns:
+        Tensor shaped like ``logits`` and of its dtype; rows sum to one and are
+        exactly zero where masked.
+
+    Reference: Jang, Gu & Poole (2017); Maddison, Mnih & Teh (2017). Chapter 5.
+    """
+    tau = check_tau(tau)
+    work_logits = masked_logits(logits, mask, dim)
+    work = compute_dtype(work_logits)
+    noise = gumbel_noise(work_logits.shape, dtype=work, device=work_logits.device, generator=generator)
+    y_soft = torch.softmax((work_logits.to(work) + noise) / tau, dim=dim)
+    if hard:
+        index = y_soft.argmax(dim=dim, keepdim=True)
+        y_hard = torch.zeros_like(y_soft).scatter_(dim, index, 1.0)
+        y_soft = straight_through(y_hard, y_soft)
+    return y_soft.to(logits.dtype)

@@ -1,0 +1,119 @@
+"""The one training loop of the book, with a progress bar and a tidy result.
+
+Chapter 3 introduces it; every chapter that trains a model calls :func:`fit`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .estimators import ESTIMATORS, Estimate
+
+__all__ = ["estimator_objective", "fit"]
+
+#: ``(model, batch, step) -> scalar Tensor | Estimate | (scalar Tensor, metrics)``
+Objective = Callable[[nn.Module, Any, int], Any]
+
+
+def estimator_objective(estimator: str | Callable[..., Estimate], **hyper: Any) -> Objective:
+    """Objective that trains a selection model (``scores``/``selection_loss``) with an estimator.
+
+    Args:
+        estimator: a name in ``ESTIMATORS`` or an estimator.
+        **hyper: the estimator's keyword hyper-parameters; a callable value is
+            called with the step (e.g. a temperature schedule).
+    """
+    est = ESTIMATORS[estimator] if isinstance(estimator, str) else estimator
+
+    def objective(model: nn.Module, batch: Any, step: int) -> Estimate:
+        kwargs = {k: (v(step) if callable(v) else v) for k, v in hyper.items()}
+        return est(model.scores(batch), model.selection_loss(batch), **kwargs)
+
+    return objective
+
+
+def _split(result: Any) -> tuple[Tensor, dict[str, float]]:
+    if isinstance(result, Estimate):
+        return result.surrogate, {"loss": result.loss.mean().item()}
+    if isinstance(result, tuple):
+        surrogate, metrics = result
+        return surrogate, {k: float(v) for k, v in metrics.items()}
+    if isinstance(result, Tensor):
+        return result, {"loss": result.item()}
+    raise TypeError(
+        f"objective must return a Tensor, an Estimate or (Tensor, dict); got {type(result).__name__}"
+    )
+
+
+def fit(
+    model: nn.Module,
+    objective: Objective,
+    batches: Callable[[int], Any],
+    num_steps: int,
+    *,
+    optimizer: torch.optim.Optimizer | None = None,
+    lr: float = 1e-2,
+    evaluate: Callable[[nn.Module], Mapping[str, float]] | None = None,
+    eval_every: int = 50,
+    label: str = "",
+    log_every: int = 10,
+    clip_norm: float | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Train ``model`` for ``num_steps`` steps and return a tidy log.
+
+    Args:
+        model: the module; put in train mode during steps and eval mode to evaluate.
+        objective: ``(model, batch, step)`` -> a scalar loss, an ``Estimate`` or
+            ``(scalar, metrics)``; its ``backward()`` gives the update direction.
+        batches: ``step -> batch``.
+        num_steps: number of updates.
+        optimizer: defaults to Adam(lr).
+        evaluate: ``model -> {metric: value}``, run every ``eval_every`` steps and at the end.
+        label: written in the ``label`` column (use the estimator's name).
+        log_every: training metrics are logged every this many steps.
+        clip_norm: clip the gradient norm if given.
+        progress: show a ``tqdm.auto`` progress bar.
+
+    Returns:
+        DataFrame with columns ``label, step, metric, value, seconds``.
+    """
+    if num_steps < 1:
+        raise ValueError(f"num_steps must be >= 1, got {num_steps}")
+    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
+    rows: list[tuple[str, int, str, float, float]] = []
+    start = time.perf_counter()
+
+    def record(step: int, metrics: Mapping[str, float]) -> None:
+        seconds = time.perf_counter() - start
+        rows.extend((label, step, k, float(v), seconds) for k, v in metrics.items())
+
+    def run_eval(step: int) -> None:
+        if evaluate is not None:
+            model.eval()
+            record(step, evaluate(model))
+            model.train()
+
+    run_eval(0)
+    model.train()
+    for step in tqdm(range(1, num_steps + 1), desc=label or "training", disable=not progress, leave=False):
+        surrogate, metrics = _split(objective(model, batches(step), step))
+        optimizer.zero_grad(set_to_none=True)
+        surrogate.backward()
+        if clip_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+        optimizer.step()
+        if step % log_every == 0:
+            record(step, {f"train_{k}": v for k, v in metrics.items()})
+        if step % eval_every == 0 and step != num_steps:
+            run_eval(step)
+    run_eval(num_steps)
+    model.eval()
+    return pd.DataFrame(rows, columns=["label", "step", "metric", "value", "seconds"])
