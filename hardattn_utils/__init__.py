@@ -33,9 +33,17 @@ from .plotting import (
     set_theme,
 )
 from .sampling import gumbel_max_sample, gumbel_noise, gumbel_softmax, one_hot, straight_through
+from .schedules import ExponentialSchedule, JangSchedule, schedule_frame
 from .tasks import RetrievalBatch, RetrievalTask, load_digits_tensors
 from .train import estimator_objective, fit
-from .widgets import attention_explorer, attention_panel, score_sweep_figure
+from .widgets import (
+    attention_explorer,
+    attention_panel,
+    score_sweep_figure,
+    simplex_panel,
+    simplex_samples_figure,
+    temperature_explorer,
+)
 
 __version__ = "0.1.0"
 
@@ -84,4 +92,10 @@ __all__ = [
     "st_gumbel_softmax",
     "straight_through",
     "straight_through_softmax",
+    "ExponentialSchedule",
+    "JangSchedule",
+    "schedule_frame",
+    "simplex_panel",
+    "simplex_samples_figure",
+    "temperature_explorer",
 ]

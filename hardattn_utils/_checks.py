@@ -25,11 +25,17 @@ def check_logits(logits: object, name: str = "logits") -> Tensor:
     logits = check_tensor(logits, name)
     if logits.shape[-1] == 0:
         raise ValueError(f"{name} must have at least one category, got shape {tuple(logits.shape)}")
-    if torch.isnan(logits).any():
-        raise ValueError(f"{name} contains NaN")
-    if torch.isposinf(logits).any():
-        raise ValueError(f"{name} contains +inf; use finite values (-inf is allowed and masks)")
+    if logits.numel():
+        _check_top(logits.amax().item(), name)  # one pass: max propagates NaN
     return logits
+
+
+def _check_top(top: float, name: str) -> None:
+    """Raise if ``top``, a maximum over logits (NaN-propagating), reveals NaN or +inf."""
+    if math.isnan(top):
+        raise ValueError(f"{name} contains NaN")
+    if top == math.inf:
+        raise ValueError(f"{name} contains +inf; use finite values (-inf is allowed and masks)")
 
 
 def check_tau(tau: object) -> float:
@@ -55,20 +61,26 @@ def check_dim(x: Tensor, dim: int, name: str = "dim") -> int:
     return dim % x.dim()
 
 
-def masked_logits(logits: Tensor, mask: Tensor | None, dim: int = -1) -> Tensor:
+def masked_logits(logits: Tensor, mask: Tensor | None, dim: int = -1, *, name: str = "logits") -> Tensor:
     """Checked logits with ``-inf`` where ``mask`` is False.
+
+    Without a mask this is a single reduction over ``logits`` (the row maxima).
 
     Args:
         logits: (..., m) scores; NaN or +inf raise ``ValueError``.
         mask: bool, broadcastable to ``logits``; True = may be selected.
         dim: the categorical axis.
+        name: the argument's name in error messages.
 
     Raises:
         ValueError: if a row along ``dim`` has no selectable position.
     """
-    logits = check_logits(logits)
+    logits = check_tensor(logits, name)
     dim = check_dim(logits, dim)
+    if logits.shape[dim] == 0:
+        raise ValueError(f"{name} must have at least one category, got shape {tuple(logits.shape)}")
     if mask is not None:
+        check_logits(logits, name)  # NaN or +inf raise even where masked
         if not isinstance(mask, Tensor):
             raise TypeError(f"mask must be a bool torch.Tensor, got {type(mask).__name__}")
         if mask.dtype != torch.bool:
@@ -83,9 +95,12 @@ def masked_logits(logits: Tensor, mask: Tensor | None, dim: int = -1) -> Tensor:
                 f"logits of shape {tuple(logits.shape)}"
             )
         logits = logits.masked_fill(~mask.to(logits.device), float("-inf"))
-    if torch.isneginf(logits).all(dim=dim).any():
-        who = "mask" if mask is not None else "logits"
-        raise ValueError(f"{who} leaves a row with no selectable position (all masked or -inf)")
+    if logits.numel():
+        low, high = (t.item() for t in torch.aminmax(logits.amax(dim=dim)))  # row maxima
+        _check_top(high, name)
+        if low == -math.inf:
+            who = "mask" if mask is not None else name
+            raise ValueError(f"{who} leaves a row with no selectable position (all masked or -inf)")
     return logits
 
 

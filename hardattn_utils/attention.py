@@ -32,7 +32,7 @@ def masked_softmax(scores: Tensor, mask: Tensor | None = None, dim: int = -1) ->
     Returns:
         (..., m) weights in the dtype of ``scores``.
     """
-    logits = masked_logits(scores, mask, dim)
+    logits = masked_logits(scores, mask, dim, name="scores")
     return torch.softmax(logits.to(compute_dtype(logits)), dim=dim).to(scores.dtype)
 
 
@@ -104,10 +104,11 @@ def hard_attention(
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     check_tensor(scores, "scores")
     values = _check_values(scores, values)
+    logits = masked_logits(scores, mask, name="scores")
     if mode == "argmax":
-        index = masked_logits(scores, mask).argmax(dim=-1)
+        index = logits.argmax(dim=-1)
     else:
-        index = gumbel_max_sample(scores, mask=mask, generator=generator)
+        index = gumbel_max_sample(logits, generator=generator)
     batch = torch.broadcast_shapes(index.shape, values.shape[:-2])
     gather_index = index.expand(batch)[..., None, None].expand(*batch, 1, values.shape[-1])
     context = values.expand(*batch, *values.shape[-2:]).gather(-2, gather_index).squeeze(-2)

@@ -1,0 +1,223 @@
+"""Pointer networks: a sorting task and a small pointer network that decodes by pointing.
+
+Chapter 7 (``07_pointer_networks``) trains it with teacher forcing and with
+REINFORCE and a self-critical baseline. Shapes: B batch, n input positions
+(= output steps), h hidden features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from ._checks import masked_logits
+from .attention import hard_attention
+
+__all__ = [
+    "Decoding",
+    "PointerNet",
+    "SortingBatch",
+    "SortingTask",
+    "pointer_accuracy",
+    "self_critical_objective",
+    "teacher_forcing_objective",
+]
+
+
+@dataclass(frozen=True)
+class SortingBatch:
+    """One batch of the sorting task.
+
+    Attributes:
+        inputs: (B, n) numbers drawn uniformly from [0, 1).
+        target: (B, n) long; ``target[b, t]`` is the position of the t-th smallest input,
+            so ``inputs.gather(1, target)`` is sorted ascending.
+    """
+
+    inputs: Tensor
+    target: Tensor
+
+
+@dataclass(frozen=True)
+class SortingTask:
+    """Output the positions of ``length`` numbers in ascending order of value.
+
+    Reference: Vinyals, Fortunato & Jaitly (2015), section 4.
+    Chapter 7.
+    """
+
+    length: int = 10
+
+    def __post_init__(self) -> None:
+        if isinstance(self.length, bool) or not isinstance(self.length, int) or self.length < 2:
+            raise ValueError(f"length must be an int >= 2, got {self.length!r}")
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> SortingBatch:
+        """Draw a batch; the same generator state gives the same batch."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        inputs = torch.rand(batch_size, self.length, generator=generator)
+        return SortingBatch(inputs, inputs.argsort(dim=1))
+
+
+class Decoding(NamedTuple):
+    """What :meth:`PointerNet.decode` returns.
+
+    Attributes:
+        index: (B, n) long, the position pointed at each step (a permutation).
+        log_p: (B, n) log-probability of each pointer under the model (differentiable).
+        weights: (B, n, n) pointer distribution per step (rows) over positions (columns).
+    """
+
+    index: Tensor
+    log_p: Tensor
+    weights: Tensor
+
+
+class PointerNet(nn.Module):
+    """Set encoder + LSTM decoder that points at input positions with additive attention.
+
+    .. math:: u^t_j = v^\\top \\tanh(W_1 e_j + W_2 d_t),\\quad
+       p(\\pi_t = j \\mid \\pi_{<t}) = \\mathrm{softmax}_j(u^t_j)\\ \\text{over unpointed } j
+
+    The encoder embeds each number and mixes the set with ``num_layers`` Transformer
+    layers (no positional encoding: the order of the inputs carries no information);
+    the decoder is fed the encoding of the position it pointed at last. Positions
+    already pointed at are masked, so every decoding is a permutation.
+
+    Reference: Vinyals, Fortunato & Jaitly (2015). Chapter 7.
+    """
+
+    def __init__(self, hidden: int = 64, num_layers: int = 1, num_heads: int = 4) -> None:
+        super().__init__()
+        if hidden < 1 or hidden % num_heads:
+            raise ValueError(f"hidden must be a positive multiple of num_heads={num_heads}, got {hidden}")
+        self.embed = nn.Linear(1, hidden)
+        layer = nn.TransformerEncoderLayer(hidden, num_heads, 2 * hidden, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+        self.cell = nn.LSTMCell(hidden, hidden)
+        self.start = nn.Parameter(torch.zeros(hidden))
+        self.w_enc = nn.Linear(hidden, hidden, bias=False)
+        self.w_dec = nn.Linear(hidden, hidden)
+        self.v = nn.Linear(hidden, 1, bias=False)
+
+    def encode(self, inputs: Tensor) -> Tensor:
+        """(B, n) numbers -> (B, n, h) encodings."""
+        if not isinstance(inputs, Tensor) or inputs.dim() != 2 or not inputs.is_floating_point():
+            got = tuple(inputs.shape) if isinstance(inputs, Tensor) else type(inputs).__name__
+            raise ValueError(f"inputs must be a float tensor of shape (B, n), got {got}")
+        return self.encoder(self.embed(inputs.unsqueeze(-1)))
+
+    def _unroll(self, inputs: Tensor, choose, mask_pointed: bool) -> Decoding:
+        """Decode for n steps; ``choose(t, scores, mask, enc) -> (B,)`` picks each pointer."""
+        enc = self.encode(inputs)  # (B, n, h)
+        batch, n, _ = enc.shape
+        keys = self.w_enc(enc)  # (B, n, h)
+        mask = torch.ones(batch, n, dtype=torch.bool, device=enc.device)
+        state = (enc.mean(1), torch.zeros_like(enc[:, 0]))
+        step_input = self.start.expand(batch, -1)
+        indices, log_ps, weights = [], [], []
+        for t in range(n):
+            state = self.cell(step_input, state)
+            scores = self.v(torch.tanh(keys + self.w_dec(state[0]).unsqueeze(1))).squeeze(-1)
+            log_p = torch.log_softmax(masked_logits(scores, mask), dim=-1)  # (B, n)
+            index = choose(t, scores, mask, enc)
+            indices.append(index)
+            log_ps.append(log_p.gather(1, index[:, None]).squeeze(1))
+            weights.append(log_p.exp())
+            step_input = enc.gather(1, index[:, None, None].expand(-1, 1, enc.shape[-1])).squeeze(1)
+            if mask_pointed:
+                mask = mask.scatter(1, index[:, None], False)
+        return Decoding(torch.stack(indices, 1), torch.stack(log_ps, 1), torch.stack(weights, 1))
+
+    def teacher_forced(self, batch: SortingBatch, mask_pointed: bool = True) -> Decoding:
+        """Decode feeding the target pointers (teacher forcing); ``log_p`` scores the target."""
+        if batch.target.shape != batch.inputs.shape:
+            raise ValueError(
+                f"batch.target shape {tuple(batch.target.shape)} differs from "
+                f"batch.inputs shape {tuple(batch.inputs.shape)}"
+            )
+        return self._unroll(batch.inputs, lambda t, scores, mask, enc: batch.target[:, t], mask_pointed)
+
+    def decode(
+        self,
+        inputs: Tensor,
+        mode: Literal["argmax", "sample"] = "argmax",
+        generator: torch.Generator | None = None,
+        mask_pointed: bool = True,
+    ) -> Decoding:
+        """Decode by hard pointing: greedy (``"argmax"``) or sampled (``"sample"``).
+
+        Each step is :func:`hardattn_utils.hard_attention` over the unpointed positions.
+
+        Args:
+            inputs: (B, n) numbers.
+            mode: ``"argmax"`` for greedy decoding, ``"sample"`` to draw a permutation.
+            generator: source of randomness for ``mode="sample"``.
+        """
+
+        def choose(t: int, scores: Tensor, mask: Tensor, enc: Tensor) -> Tensor:
+            return hard_attention(scores.detach(), enc, mask, mode=mode, generator=generator)[1]
+
+        return self._unroll(inputs, choose, mask_pointed)
+
+
+def teacher_forcing_objective(model: PointerNet, batch: SortingBatch, step: int = 0) -> Tensor:
+    """Cross-entropy of the target pointer at every step, with teacher forcing.
+
+    .. math:: L = -\\frac1n \\sum_t \\log p(\\pi^*_t \\mid \\pi^*_{<t}, x)
+
+    An objective for :func:`hardattn_utils.fit`. Chapter 7.
+    """
+    return -model.teacher_forced(batch).log_p.mean()
+
+
+def _position_errors(index: Tensor, target: Tensor) -> Tensor:
+    """(B,) fraction of output steps whose pointer differs from the target."""
+    return (index != target).float().mean(1)
+
+
+def self_critical_objective(generator: torch.Generator | None = None):
+    """REINFORCE over whole sampled permutations with the greedy decoding as baseline.
+
+    The loss of a permutation is the fraction of wrongly placed positions. The
+    baseline is the loss of the model's own greedy (argmax) decoding of the same
+    input, which does not depend on the sample, so the estimator stays unbiased.
+
+    .. math:: \\hat g = \\big(L(\\pi^s) - L(\\hat\\pi)\\big)\\,\\nabla \\sum_t \\log p(\\pi^s_t \\mid \\pi^s_{<t})
+
+    Args:
+        generator: source of randomness for the sampled permutations.
+
+    Returns:
+        An objective ``(model, batch, step) -> (surrogate, metrics)`` for :func:`hardattn_utils.fit`.
+
+    Reference: Williams (1992); Rennie et al. (2017). Chapter 7.
+    """
+
+    def objective(model: PointerNet, batch: SortingBatch, step: int) -> tuple[Tensor, dict[str, float]]:
+        sampled = model.decode(batch.inputs, mode="sample", generator=generator)
+        with torch.no_grad():
+            greedy = model.decode(batch.inputs, mode="argmax").index
+        loss = _position_errors(sampled.index, batch.target)
+        baseline = _position_errors(greedy, batch.target)
+        surrogate = ((loss - baseline) * sampled.log_p.sum(1)).mean()
+        return surrogate, {"loss": loss.mean(), "greedy_loss": baseline.mean()}
+
+    return objective
+
+
+@torch.no_grad()
+def pointer_accuracy(model: PointerNet, batch: SortingBatch) -> dict[str, float]:
+    """Greedy-decoding accuracy: whole sequences exactly right, and positions right.
+
+    Returns:
+        ``{"exact": fraction of sequences sorted exactly, "per_position": fraction of steps right}``.
+    """
+    index = model.decode(batch.inputs, mode="argmax").index
+    right = index == batch.target
+    return {"exact": right.all(1).float().mean().item(), "per_position": right.float().mean().item()}
+

@@ -1,0 +1,43 @@
+"""Seeds, the FULL switch and the device choice (chapter 1 set-up)."""
+
+import pytest
+import torch
+
+import hardattn_utils as ha
+from hardattn_utils import config
+
+
+def test_set_seed_makes_draws_reproducible_and_pins_threads():
+    gen_a = ha.set_seed(3)
+    a = (torch.randn(3), torch.randn(2, generator=gen_a))
+    gen_b = ha.set_seed(3)
+    b = (torch.randn(3), torch.randn(2, generator=gen_b))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert torch.get_num_threads() == ha.NUM_THREADS
+
+
+def test_scaled_follows_the_full_switch(monkeypatch):
+    monkeypatch.delenv("HARDATTN_FULL", raising=False)
+    assert ha.set_full(False) is False
+    assert ha.scaled(100) == 100 and ha.scaled(100, 5000) == 100
+    assert ha.set_full(True) is True
+    assert ha.scaled(100) == 1000 and ha.scaled(100, 5000) == 5000
+    ha.set_full(False)
+
+
+def test_environment_variable_turns_full_on(monkeypatch):
+    monkeypatch.setenv("HARDATTN_FULL", "1")
+    assert ha.set_full(False) is True
+    monkeypatch.delenv("HARDATTN_FULL")
+    assert ha.set_full(False) is False
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True])
+def test_scaled_rejects_bad_sizes(bad):
+    with pytest.raises(ValueError, match="quick"):
+        config.scaled(bad)
+
+
+def test_set_seed_rejects_bad_seed():
+    with pytest.raises(ValueError, match="seed"):
+        ha.set_seed(-1)
