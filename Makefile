@@ -31,7 +31,7 @@ book: install
 test: install unit nbval book site-test
 
 unit: install
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q -p no:cacheprovider --ignore=tests/site
 
 nbval: install
 	$(PY) -m pytest --nbval notebooks -q -p no:cacheprovider \
@@ -60,6 +60,10 @@ lint: install
 format: install
 	$(BIN)/ruff format hardattn_utils tests
 	$(BIN)/ruff check --fix hardattn_utils tests
+
+## bench: speed and robustness benchmark; prints and writes bench/RESULTS.md (BENCH_ARGS=--notebooks to time each notebook under nbval)
+bench: install
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf _build

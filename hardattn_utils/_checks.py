@@ -61,16 +61,20 @@ def check_dim(x: Tensor, dim: int, name: str = "dim") -> int:
     return dim % x.dim()
 
 
-def masked_logits(logits: Tensor, mask: Tensor | None, dim: int = -1, *, name: str = "logits") -> Tensor:
+def masked_logits(
+    logits: Tensor, mask: Tensor | None, dim: int = -1, *, name: str = "logits", check_rows: bool = True
+) -> Tensor:
     """Checked logits with ``-inf`` where ``mask`` is False.
 
-    Without a mask this is a single reduction over ``logits`` (the row maxima).
+    Without a mask the check is a single reduction over ``logits`` (the row maxima).
 
     Args:
         logits: (..., m) scores; NaN or +inf raise ``ValueError``.
         mask: bool, broadcastable to ``logits``; True = may be selected.
         dim: the categorical axis.
         name: the argument's name in error messages.
+        check_rows: ``False`` skips the row check (NaN, +inf, no selectable position)
+            for callers that detect those from their own output and then call again.
 
     Raises:
         ValueError: if a row along ``dim`` has no selectable position.
@@ -92,15 +96,16 @@ def masked_logits(logits: Tensor, mask: Tensor | None, dim: int = -1, *, name: s
         if shape != logits.shape:
             raise ValueError(
                 f"mask of shape {tuple(mask.shape)} does not broadcast to "
-                f"logits of shape {tuple(logits.shape)}"
+                f"{name} of shape {tuple(logits.shape)}"
             )
         logits = logits.masked_fill(~mask.to(logits.device), float("-inf"))
-    if logits.numel():
-        low, high = (t.item() for t in torch.aminmax(logits.amax(dim=dim)))  # row maxima
-        _check_top(high, name)
-        if low == -math.inf:
-            who = "mask" if mask is not None else name
-            raise ValueError(f"{who} leaves a row with no selectable position (all masked or -inf)")
+    if not (check_rows and logits.numel()):
+        return logits
+    low, high = (t.item() for t in torch.aminmax(logits.amax(dim=dim)))  # range of the row maxima
+    _check_top(high, name)
+    if low == -math.inf:
+        who = "mask" if mask is not None else name
+        raise ValueError(f"{who} leaves a row with no selectable position (all masked or -inf)")
     return logits
 
 

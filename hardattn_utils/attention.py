@@ -6,6 +6,7 @@ Shapes: ``B...`` batch dimensions, ``m`` positions, ``d`` features.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -44,7 +45,8 @@ def _check_values(scores: Tensor, values: object) -> Tensor:
             f"got {tuple(values.shape)}"
         )
     try:
-        torch.broadcast_shapes(scores.shape[:-1], values.shape[:-2])
+        if scores.shape[:-1] != values.shape[:-2]:  # equal batch shapes need no (slow) check
+            torch.broadcast_shapes(scores.shape[:-1], values.shape[:-2])
     except RuntimeError:
         raise ValueError(
             f"batch shapes of scores {tuple(scores.shape[:-1])} and values "
@@ -104,12 +106,16 @@ def hard_attention(
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     check_tensor(scores, "scores")
     values = _check_values(scores, values)
-    logits = masked_logits(scores, mask, name="scores")
+    logits = masked_logits(scores, mask, name="scores", check_rows=mode != "argmax")
     if mode == "argmax":
-        index = logits.argmax(dim=-1)
+        top, index = logits.max(dim=-1)  # the index is argmax's
+        if not math.isfinite(top.sum().item()):  # NaN, +inf or a row with nothing selectable
+            masked_logits(scores, mask, name="scores")  # names the problem (a large finite sum passes)
     else:
         index = gumbel_max_sample(logits, generator=generator)
-    batch = torch.broadcast_shapes(index.shape, values.shape[:-2])
-    gather_index = index.expand(batch)[..., None, None].expand(*batch, 1, values.shape[-1])
-    context = values.expand(*batch, *values.shape[-2:]).gather(-2, gather_index).squeeze(-2)
-    return context, index.expand(batch)
+    batch = index.shape
+    if batch != values.shape[:-2]:  # broadcast only when needed: views cost per call too
+        batch = torch.broadcast_shapes(batch, values.shape[:-2])
+        index, values = index.expand(batch), values.expand(*batch, *values.shape[-2:])
+    gather_index = index.view(*batch, 1, 1).expand(*batch, 1, values.shape[-1])
+    return values.gather(-2, gather_index).squeeze(-2), index

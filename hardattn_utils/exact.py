@@ -127,8 +127,8 @@ def gradient_stats(
     """
     name, _ = _resolve(estimator)
     draws = gradient_samples(estimator, logits, f, num_draws, generator, batched=batched)
-    draws = draws.reshape(num_draws, -1).double()
-    exact = exact_gradient(logits, f).reshape(-1).double()
+    draws = draws.reshape(num_draws, -1).double().cpu()  # the DataFrame needs host memory
+    exact = exact_gradient(logits, f).reshape(-1).double().cpu()
     mean, var = draws.mean(0), draws.var(0)
     se = (var / num_draws).sqrt()
     frame = pd.DataFrame(

@@ -7,6 +7,8 @@ Chapter 5 (``05_gumbel_softmax``) derives these; chapter 6
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -43,8 +45,18 @@ def gumbel_noise(
     if device is None:
         device = generator.device if generator is not None else torch.device("cpu")
     work = torch.promote_types(dtype, torch.float32)
-    exp = torch.empty(shape, dtype=work, device=device).exponential_(generator=generator)
-    return exp.clamp_(min=torch.finfo(work).tiny).log_().neg_().to(dtype)
+    return _log_exponential(shape, work, device, generator).neg_().to(dtype)
+
+
+def _log_exponential(
+    shape: torch.Size | tuple[int, ...],
+    dtype: torch.dtype,
+    device: torch.device | str,
+    generator: torch.Generator | None,
+) -> Tensor:
+    """``log E`` with ``E ~ Exp(1)`` clamped to ``[tiny, ∞)``: minus a finite Gumbel sample."""
+    exp = torch.empty(shape, dtype=dtype, device=device).exponential_(generator=generator)
+    return exp.clamp_(min=torch.finfo(dtype).tiny).log_()
 
 
 def gumbel_max_sample(
@@ -64,10 +76,13 @@ def gumbel_max_sample(
 
     Reference: Gumbel (1954); Maddison, Tarlow & Minka (2014). Chapter 5.
     """
-    logits = masked_logits(logits, mask)
-    work = compute_dtype(logits)
-    noise = gumbel_noise(logits.shape, dtype=work, device=logits.device, generator=generator)
-    return (logits.detach().to(work) + noise).argmax(dim=-1)
+    work_logits = masked_logits(logits, mask, check_rows=False)
+    work = compute_dtype(work_logits)
+    minus_noise = _log_exponential(work_logits.shape, work, work_logits.device, generator)
+    top, index = (_to(work_logits.detach(), work) - minus_noise).max(dim=-1)
+    if not math.isfinite(top.sum().item()):  # NaN, +inf, a row with nothing selectable
+        masked_logits(logits, mask)  # names the problem (a large finite sum passes)
+    return index
 
 
 def one_hot(index: Tensor, num_classes: int, *, dim: int = -1, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -133,12 +148,23 @@ def gumbel_softmax(
     Reference: Jang, Gu & Poole (2017); Maddison, Mnih & Teh (2017). Chapter 5.
     """
     tau = check_tau(tau)
-    work_logits = masked_logits(logits, mask, dim)
+    work_logits = masked_logits(logits, mask, dim, check_rows=False)
     work = compute_dtype(work_logits)
-    noise = gumbel_noise(work_logits.shape, dtype=work, device=work_logits.device, generator=generator)
-    y_soft = torch.softmax((work_logits.to(work) + noise) / tau, dim=dim)
+    minus_noise = _log_exponential(work_logits.shape, work, work_logits.device, generator)
+    scores = _to(work_logits, work) - minus_noise  # == logits + g, bit for bit
+    y_soft = torch.softmax(scores if tau == 1.0 else scores / tau, dim=dim)
+    if math.isnan(y_soft.sum().item()):  # one check for NaN, +inf, all-masked rows, overflow
+        masked_logits(logits, mask, dim)  # raises the named error for bad input...
+        # ...else (scores / tau) overflowed (e.g. logits 1e30, tau 1e-10): shift, then divide
+        y_soft = torch.softmax((scores - scores.detach().amax(dim=dim, keepdim=True)) / tau, dim=dim)
     if hard:
         index = y_soft.argmax(dim=dim, keepdim=True)
         y_hard = torch.zeros_like(y_soft).scatter_(dim, index, 1.0)
-        y_soft = straight_through(y_hard, y_soft)
-    return y_soft.to(logits.dtype)
+        # without autograd, straight_through's value is exactly y_hard: skip its two passes
+        y_soft = straight_through(y_hard, y_soft) if y_soft.requires_grad else y_hard
+    return _to(y_soft, logits.dtype)
+
+
+def _to(x: Tensor, dtype: torch.dtype) -> Tensor:
+    """``x.to(dtype)`` without the call when it is already that dtype (a no-op that still costs)."""
+    return x if x.dtype == dtype else x.to(dtype)

@@ -1,0 +1,108 @@
+"""Notebook kernels run without network: a notebook that downloads fails loudly under nbval.
+
+The root ``conftest.py`` enables ``tests/nonet/sitecustomize.py`` for every process started
+under ``--nbval``; these tests check the blocker in a plain subprocess and then end to end,
+running nbval on throwaway notebooks in ``tests/data/``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SITE = ROOT / "tests" / "nonet"
+DATA = ROOT / "tests" / "data"
+BLOCKED = "network access is blocked"
+
+PROBE = """
+import socket, time
+start = time.perf_counter()
+with socket.create_server(("127.0.0.1", 0)) as server:          # loopback stays open
+    socket.create_connection(server.getsockname(), timeout=5).close()
+for attempt in (
+    lambda: socket.create_connection(("192.0.2.1", 80), timeout=3),   # via getaddrinfo
+    lambda: socket.socket().connect(("192.0.2.1", 80)),               # raw connect
+    lambda: socket.socket().connect_ex(("192.0.2.1", 443)),           # connect_ex
+    lambda: socket.socket(type=socket.SOCK_DGRAM).sendto(b"x", ("192.0.2.1", 53)),
+    lambda: socket.getaddrinfo("example.org", 443),                   # name resolution
+    lambda: socket.getaddrinfo("2001:db8::1", 443),                   # IPv6
+):
+    try:
+        attempt()
+        print("CONNECTED")
+    except OSError as error:
+        print(type(error).__name__, error)
+print("seconds", round(time.perf_counter() - start, 1))
+"""
+
+
+def _probe(block: bool) -> str:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SITE), os.environ.get("PYTHONPATH", "")])}
+    env.pop("HARDATTN_NO_NETWORK", None)
+    if block:
+        env["HARDATTN_NO_NETWORK"] = "1"
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
+    return result.stdout
+
+
+def test_blocker_refuses_every_non_loopback_attempt_at_once_and_keeps_loopback():
+    out = _probe(block=True)
+    lines = out.splitlines()
+    assert sum(line.startswith("NetworkBlockedError") and BLOCKED in line for line in lines) == 6, out
+    assert "CONNECTED" not in out
+    assert float(lines[-1].split()[-1]) < 2.0, out  # refused immediately, no timeouts
+
+
+def test_blocker_is_inactive_without_the_variable():
+    out = _probe(block=False)
+    assert BLOCKED not in out  # the attempts fail (no network here) or succeed, but not by us
+
+
+@pytest.fixture(scope="module")
+def nbval_outcomes() -> dict[str, str]:
+    """Run strict nbval on the three throwaway notebooks in one pytest process."""
+    times = ROOT / "_build" / "notebook_times.json"
+    saved = times.read_bytes() if times.exists() else None  # the timing hook must not keep these
+    env = {k: v for k, v in os.environ.items() if k not in ("HARDATTN_NO_NETWORK", "PYTHONPATH")}
+    command = [sys.executable, "-m", "pytest", "--nbval", "-v", "-p", "no:cacheprovider"]
+    command += [
+        str(DATA / name)
+        for name in ("nonet_loopback.ipynb", "nonet_download.ipynb", "nonet_raw_socket.ipynb")
+    ]
+    try:
+        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        if saved is None:
+            times.unlink(missing_ok=True)
+        else:
+            times.write_bytes(saved)
+    return {"output": result.stdout + result.stderr, "returncode": str(result.returncode)}
+
+
+def _cell_status(output: str, notebook: str, cell: int) -> str:
+    stem = notebook.removesuffix(".ipynb")  # nbval's node ids read "tests/data/<stem>::ipynb::Cell N"
+    for line in output.splitlines():
+        if stem in line and f"::Cell {cell} " in line and ("PASSED" in line or "FAILED" in line):
+            return "PASSED" if "PASSED" in line else "FAILED"
+    return "MISSING"
+
+
+def test_a_notebook_using_only_loopback_passes_under_nbval(nbval_outcomes):
+    out = nbval_outcomes["output"]
+    assert _cell_status(out, "nonet_loopback.ipynb", 0) == "PASSED", out[-3000:]
+
+
+@pytest.mark.parametrize("notebook", ["nonet_download.ipynb", "nonet_raw_socket.ipynb"])
+def test_a_notebook_that_connects_out_fails_loudly_under_nbval(nbval_outcomes, notebook):
+    out = nbval_outcomes["output"]
+    assert _cell_status(out, notebook, 0) == "PASSED", out[-3000:]  # the kernel itself works
+    assert _cell_status(out, notebook, 1) == "FAILED", out[-3000:]
+    assert "NetworkBlockedError" in out and BLOCKED in out
+    assert nbval_outcomes["returncode"] != "0"
