@@ -36,7 +36,7 @@ ESTIMATOR_COLORS: dict[str, str] = {
     "REINFORCE": _CB[0],
     "REINFORCE + baseline": _CB[9],
     "REINFORCE + moving average": _CB[9],
-    "REINFORCE + self-critical": _CB[4],
+    "REINFORCE + self-critical": "#7f3c8d",  # deep purple, apart from ST softmax
     "REINFORCE + learned baseline": _CB[5],
     "REINFORCE + optimal baseline": _CB[8],
     "RLOO": _CB[2],
