@@ -104,8 +104,10 @@ def straight_through(y_hard: Tensor, y_soft: Tensor) -> Tensor:
     .. math:: y = y_{hard} + (y_{soft} - \\mathrm{sg}(y_{soft}))
 
     ``y_soft - y_soft.detach()`` is exactly zero for finite values, so the
-    forward value is bit-for-bit ``y_hard``; the textbook form
-    ``y_hard - sg(y_soft) + y_soft`` can be off by one rounding step.
+    forward value is bit-for-bit ``y_hard`` whatever ``y_hard`` holds. The
+    textbook form ``y_hard - sg(y_soft) + y_soft`` is also exact for one-hot
+    ``y_hard`` and ``y_soft`` in [0, 1]; the reordering
+    ``y_hard + y_soft - sg(y_soft)`` is not (chapter 6 counts the misses).
 
     Args:
         y_hard: (..., m) the value used forward (e.g. a one-hot).

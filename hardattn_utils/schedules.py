@@ -95,7 +95,7 @@ class JangSchedule:
         every: N >= 1; the temperature changes only at multiples of N.
         start: τ₀, the temperature at step 0 (1 in the paper).
 
-    Reference: Jang, Gu & Poole (2017), section 4. Chapter 5.
+    Reference: Jang, Gu & Poole (2017). Chapter 5.
     """
 
     rate: float = 1e-4

@@ -129,7 +129,7 @@ def simplex_panel(
         xy[:, 0], xy[:, 1], s=6, alpha=0.35, color=estimator_color("Gumbel-Softmax"), label="samples y"
     )
     for point, marker, label, key in (
-        (samples.mean(0), "X", "mean E[y]", "ST Gumbel-Softmax"),
+        (samples.mean(0), "X", "mean E[y]", "hard attention"),
         (probs, "*", "π", "exact"),
     ):
         x, y = _to_triangle(point)

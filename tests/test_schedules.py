@@ -17,7 +17,7 @@ SCHEDULES = {
 def test_schedule_is_monotone_and_floored(name):
     schedule = SCHEDULES[name]
     taus = [schedule(t) for t in STEPS]
-    assert all(later <= earlier for earlier, later in zip(taus, taus[1:]))
+    assert all(later <= earlier for earlier, later in zip(taus, taus[1:], strict=False))
     floor = schedule.floor
     assert min(taus) >= floor
     assert math.isclose(taus[-1], floor)  # long after the decay, the floor is reached
