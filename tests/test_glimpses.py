@@ -1,0 +1,102 @@
+"""Tests of the cluttered canvases and the glimpse network (chapter 10)."""
+
+import pytest
+import torch
+
+import hardattn_utils as ha
+from hardattn_utils.glimpses import Canvases, extract_glimpse, grid_size
+
+
+def _digits(n: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(0)
+    return torch.rand(n, 8, 8, generator=gen), torch.randint(10, (n,), generator=gen)
+
+
+def test_canvases_are_reproducible_and_digit_is_where_stated():
+    digits, labels = _digits()
+    make = lambda: ha.cluttered_canvases(  # noqa: E731
+        digits, labels, 30, canvas_size=24, generator=torch.Generator().manual_seed(5)
+    )
+    a, b = make(), make()
+    torch.testing.assert_close(a.images, b.images, rtol=0, atol=0)
+    assert torch.equal(a.positions, b.positions) and torch.equal(a.labels, b.labels)
+    for image, label, (r, c) in zip(a.images, a.labels, a.positions.tolist(), strict=True):
+        matches = [(image[r : r + 8, c : c + 8] == d).all().item() for d in digits]
+        assert any(matches) and label in labels[torch.tensor(matches)]
+        assert r % 4 == 0 and c % 4 == 0
+    assert (a.images.sum((1, 2)) > 0).all()
+    other = ha.cluttered_canvases(
+        digits, labels, 30, canvas_size=24, generator=torch.Generator().manual_seed(6)
+    )
+    assert not torch.equal(a.images, other.images)
+
+
+def test_clutter_is_present_outside_the_digit():
+    digits, labels = _digits()
+    canvases = ha.cluttered_canvases(
+        digits, labels, 20, canvas_size=32, num_clutter=6, generator=torch.Generator().manual_seed(1)
+    )
+    outside = canvases.images.clone()
+    for image, (r, c) in zip(outside, canvases.positions.tolist(), strict=True):
+        image[r : r + 8, c : c + 8] = 0
+    assert (outside.sum((1, 2)) > 0).float().mean() > 0.8
+
+
+@pytest.mark.parametrize("canvas_size", [16, 24, 40])
+def test_glimpse_is_exactly_the_canvas_pixels_at_the_cell(canvas_size):
+    images = torch.rand(6, canvas_size, canvas_size, generator=torch.Generator().manual_seed(2))
+    g = grid_size(canvas_size)
+    cell = torch.randint(g * g, (6,), generator=torch.Generator().manual_seed(3))
+    patch = extract_glimpse(images, cell, num_scales=3)
+    assert patch.shape == (6, 3, 8, 8)
+    for b in range(6):
+        r, c = (int(cell[b]) // g) * 4, (int(cell[b]) % g) * 4
+        assert torch.equal(patch[b, 0], images[b, r : r + 8, c : c + 8])
+        padded = torch.nn.functional.pad(images[b], (12, 12, 12, 12))
+        coarse = padded[r + 8 : r + 24, c + 8 : c + 24].reshape(8, 2, 8, 2).mean((1, 3))
+        torch.testing.assert_close(patch[b, 1], coarse)
+
+
+def test_canvas_cell_points_at_the_digit():
+    digits, labels = _digits()
+    canvases = ha.cluttered_canvases(
+        digits, labels, 10, canvas_size=24, generator=torch.Generator().manual_seed(4)
+    )
+    patch = extract_glimpse(canvases.images, canvases.cells)[:, 0]
+    for b, (r, c) in enumerate(canvases.positions.tolist()):
+        assert torch.equal(patch[b], canvases.images[b, r : r + 8, c : c + 8])
+
+
+def test_models_shapes_flops_and_a_training_step():
+    digits, labels = _digits()
+    canvases = ha.cluttered_canvases(
+        digits, labels, 8, canvas_size=24, generator=torch.Generator().manual_seed(0)
+    )
+    model = ha.GlimpseNet(24, num_glimpses=2)
+    trace = model(canvases.images, generator=torch.Generator().manual_seed(0))
+    assert trace.class_logits.shape == (2, 8, 10) and trace.cells.shape == (2, 8)
+    surrogate, metrics = ha.glimpse_objective(torch.Generator().manual_seed(0))(model, canvases, 1)
+    surrogate.backward()
+    assert model.locate.weight.grad is not None and model.locate.weight.grad.abs().sum() > 0
+    assert set(ha.glimpse_accuracy(model, canvases)) == {"accuracy@1", "accuracy@2", "found digit"}
+    assert ha.WholeImageNet(24)(canvases.images).shape == (8, 10)
+    small, big = ha.GlimpseNet(24).flops(), ha.GlimpseNet(64).flops()
+    assert big < 1.5 * small  # only the G² location logits grow
+    assert ha.WholeImageNet(64).flops() > 6 * ha.WholeImageNet(24).flops()  # grows with the area
+
+
+def test_errors_name_arguments():
+    digits, labels = _digits()
+    with pytest.raises(ValueError, match="canvas_size"):
+        grid_size(23)
+    with pytest.raises(ValueError, match="digits"):
+        ha.cluttered_canvases(digits[0], labels, 3)
+    with pytest.raises(ValueError, match="labels"):
+        ha.cluttered_canvases(digits, labels[:3], 3)
+    with pytest.raises(ValueError, match="clutter_size"):
+        ha.cluttered_canvases(digits, labels, 3, clutter_size=9)
+    with pytest.raises(ValueError, match="cell"):
+        extract_glimpse(torch.zeros(2, 24, 24), torch.tensor([0, 25]))
+    with pytest.raises(ValueError, match="images"):
+        ha.GlimpseNet(24)(torch.zeros(2, 16, 16))
+    assert isinstance(Canvases, type)

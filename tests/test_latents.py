@@ -1,0 +1,130 @@
+"""Tests of the categorical VAE (chapter 9): the ELBO is a bound, shapes, errors."""
+
+import math
+
+import pytest
+import torch
+
+import hardattn_utils as ha
+from hardattn_utils.latents import CategoricalVAE, log_marginal_likelihood, negative_elbo
+
+
+def _tiny(num_latents: int = 2, seed: int = 0) -> tuple[CategoricalVAE, torch.Tensor]:
+    torch.manual_seed(seed)
+    model = CategoricalVAE(num_latents=num_latents, num_categories=3, num_pixels=6, hidden=8)
+    x = (torch.rand(5, 6, generator=torch.Generator().manual_seed(seed)) > 0.5).float()
+    return model, x
+
+
+def _exact_negative_elbo(model: CategoricalVAE, x: torch.Tensor) -> torch.Tensor:
+    """-ELBO by enumeration: sum_z q(z|x) (-log p(x|z)) + KL, written independently of the module."""
+    q = torch.softmax(model.scores(x), -1)  # (B, N, K)
+    n, k = model.num_latents, model.num_categories
+    total = torch.zeros(len(x))
+    for code in torch.cartesian_prod(*[torch.arange(k)] * n).reshape(-1, n):
+        z = torch.nn.functional.one_hot(code, k).float().expand(len(x), n, k)
+        weight = q.gather(-1, code.expand(len(x), n).unsqueeze(-1)).squeeze(-1).prod(-1)
+        total += weight * model.reconstruction_nll(x, z)
+    return total + model.kl(x)
+
+
+@pytest.mark.parametrize("num_latents", [1, 2])
+def test_negative_elbo_bounds_exact_negative_log_likelihood(num_latents):
+    model, x = _tiny(num_latents)
+    with torch.no_grad():
+        nelbo = _exact_negative_elbo(model, x)
+        nll = -log_marginal_likelihood(model, x)
+    assert (nelbo >= nll - 1e-5).all()
+    assert (nelbo - nll).min() > 1e-4  # a random encoder is not the posterior: the gap is strict
+
+
+def test_package_exact_negative_elbo_matches_independent_enumeration():
+    model, x = _tiny(2)
+    with torch.no_grad():
+        torch.testing.assert_close(ha.exact_negative_elbo(model, x), _exact_negative_elbo(model, x))
+
+
+def test_log_marginal_matches_brute_force_sum():
+    model, x = _tiny(2)
+    with torch.no_grad():
+        total = torch.zeros(len(x))
+        for code in torch.cartesian_prod(torch.arange(3), torch.arange(3)):
+            z = torch.nn.functional.one_hot(code, 3).float().expand(len(x), 2, 3)
+            total += torch.exp(-model.reconstruction_nll(x, z)) / 9
+        torch.testing.assert_close(log_marginal_likelihood(model, x), total.log())
+
+
+def test_elbo_equals_log_likelihood_at_the_true_posterior():
+    """With q = p(z|x) (one latent), -ELBO = -log p(x) exactly: the bound is tight."""
+    model, x = _tiny(1)
+    with torch.no_grad():
+        codes = torch.eye(3).unsqueeze(1)  # (K, 1, K)
+        log_joint = -model.reconstruction_nll(x, codes.unsqueeze(1).expand(3, len(x), 1, 3)).T - math.log(3)
+        posterior_logits = log_joint - log_joint.logsumexp(-1, keepdim=True)  # (B, K)
+        model.scores = lambda _: posterior_logits.unsqueeze(1)  # type: ignore[method-assign]
+        torch.testing.assert_close(_exact_negative_elbo(model, x), -log_marginal_likelihood(model, x))
+
+
+def test_monte_carlo_negative_elbo_is_unbiased():
+    model, x = _tiny(2)
+    draws = torch.stack(
+        [
+            negative_elbo(model, x, num_samples=50, generator=torch.Generator().manual_seed(s))
+            for s in range(20)
+        ]
+    )
+    se = draws.std(0) / math.sqrt(len(draws))
+    exact = _exact_negative_elbo(model, x).detach()
+    assert ((draws.mean(0) - exact).abs() <= 4 * se + 1e-6).all()
+
+
+@pytest.mark.parametrize("name", list(ha.ESTIMATORS))
+def test_objective_runs_with_every_estimator(name):
+    model, x = _tiny(2)
+    hyper = {"num_samples": 3} if name == "RLOO" else {}
+    surrogate, metrics = ha.vae_objective(name, **hyper)(model, x, 1)
+    surrogate.backward()
+    assert surrogate.dim() == 0 and torch.isfinite(surrogate)
+    assert all(p.grad is not None for p in model.encoder.parameters())
+    assert set(metrics) == {"loss", "kl"}
+
+
+def test_score_function_gradient_matches_exact_elbo_gradient():
+    """REINFORCE through vae_objective (with the N-latent share trick) is unbiased for the encoder."""
+    model, x = _tiny(2)
+    weight = model.encoder[-1].bias
+    exact = torch.autograd.grad(_exact_negative_elbo(model, x).mean(), weight)[0]
+    grads = []
+    objective = ha.vae_objective("RLOO", num_samples=16, generator=torch.Generator().manual_seed(1))
+    for step in range(100):
+        grads.append(torch.autograd.grad(objective(model, x, step)[0], weight)[0])
+    grads = torch.stack(grads)
+    se = grads.std(0) / math.sqrt(len(grads))
+    assert ((grads.mean(0) - exact).abs() <= 4 * se + 1e-6).all()
+
+
+def test_shapes_of_helpers():
+    model = CategoricalVAE(num_latents=3)
+    x = torch.zeros(7, 64)
+    assert model.scores(x).shape == (7, 3, 10)
+    assert ha.reconstruct(model, x).shape == (7, 64)
+    assert ha.latent_traversal(model, x[0], 2).shape == (10, 64)
+    assert negative_elbo(model, x, num_samples=1).shape == (7,)
+    assert ha.tile_images(torch.zeros(2, 5, 64)).shape == (16, 40)
+    tiled = ha.tile_images(torch.arange(2 * 3 * 64.0).view(2, 3, 64), pad=1)
+    assert tiled.shape == (17, 26) and tiled[8].sum() == 0 and tiled[:, 8].sum() == 0
+    assert torch.equal(tiled[9:, 18:], torch.arange(5 * 64.0, 6 * 64).view(8, 8))
+
+
+def test_errors_name_arguments():
+    model = CategoricalVAE(num_latents=3)
+    with pytest.raises(ValueError, match="num_latents"):
+        CategoricalVAE(num_latents=0)
+    with pytest.raises(ValueError, match="x must have shape"):
+        model.scores(torch.zeros(2, 10))
+    with pytest.raises(ValueError, match="latent"):
+        ha.latent_traversal(model, torch.zeros(64), 3)
+    with pytest.raises(ValueError, match="max_codes"):
+        log_marginal_likelihood(model, torch.zeros(1, 64), max_codes=10)
+    with pytest.raises(ValueError, match="num_samples"):
+        negative_elbo(model, torch.zeros(1, 64), num_samples=0)
