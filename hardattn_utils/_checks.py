@@ -40,6 +40,8 @@ def _check_top(top: float, name: str) -> None:
 
 def check_tau(tau: object) -> float:
     """``tau`` must be a finite real number > 0."""
+    if type(tau) is float and 0.0 < tau < math.inf:  # the common case, without ABC checks
+        return tau
     if isinstance(tau, Tensor):
         if tau.numel() != 1:
             raise ValueError(f"tau must be a scalar, got shape {tuple(tau.shape)}")

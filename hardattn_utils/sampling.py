@@ -153,7 +153,10 @@ def gumbel_softmax(
     work_logits = masked_logits(logits, mask, dim, check_rows=False)
     work = compute_dtype(work_logits)
     minus_noise = _log_exponential(work_logits.shape, work, work_logits.device, generator)
-    scores = _to(work_logits, work) - minus_noise  # == logits + g, bit for bit
+    if work_logits.requires_grad:
+        scores = _to(work_logits, work) - minus_noise  # == logits + g, bit for bit
+    else:  # the same values, written into the noise buffer
+        scores = torch.sub(_to(work_logits, work), minus_noise, out=minus_noise)
     y_soft = torch.softmax(scores if tau == 1.0 else scores / tau, dim=dim)
     if math.isnan(y_soft.sum().item()):  # one check for NaN, +inf, all-masked rows, overflow
         masked_logits(logits, mask, dim)  # raises the named error for bad input...
