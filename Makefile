@@ -35,7 +35,7 @@ unit: install
 
 nbval: install
 	$(PY) -m pytest --nbval notebooks -q -p no:cacheprovider \
-		--sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300 $(NBVAL_ARGS)
+		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300 $(NBVAL_ARGS)
 
 site-test: install
 	@if [ -f tests/site/test_site.py ]; then $(PY) -m pytest tests/site -q; fi

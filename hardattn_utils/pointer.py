@@ -7,10 +7,12 @@ REINFORCE and a self-critical baseline. Shapes: B batch, n input positions
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import masked_logits
@@ -45,21 +47,33 @@ class SortingBatch:
 class SortingTask:
     """Output the positions of ``length`` numbers in ascending order of value.
 
+    Attributes:
+        length: n, the number of inputs.
+        num_values: ``None`` draws the inputs uniformly from [0, 1); an int draws
+            ``length`` distinct integers from ``0 .. num_values - 1`` (at most 100).
+
     Reference: Vinyals, Fortunato & Jaitly (2015), section 4.
     Chapter 7.
     """
 
     length: int = 10
+    num_values: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.length, bool) or not isinstance(self.length, int) or self.length < 2:
             raise ValueError(f"length must be an int >= 2, got {self.length!r}")
+        if self.num_values is not None and not self.length <= self.num_values <= 100:
+            raise ValueError(f"num_values must be None or in [length, 100], got {self.num_values!r}")
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> SortingBatch:
         """Draw a batch; the same generator state gives the same batch."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        inputs = torch.rand(batch_size, self.length, generator=generator)
+        if self.num_values is None:
+            inputs = torch.rand(batch_size, self.length, generator=generator)
+        else:  # distinct integers: no ties, so the sorted order is unique
+            draws = torch.rand(batch_size, self.num_values, generator=generator)
+            inputs = draws.argsort(dim=1)[:, : self.length].float()
         return SortingBatch(inputs, inputs.argsort(dim=1))
 
 
@@ -91,11 +105,14 @@ class PointerNet(nn.Module):
     Reference: Vinyals, Fortunato & Jaitly (2015). Chapter 7.
     """
 
-    def __init__(self, hidden: int = 64, num_layers: int = 1, num_heads: int = 4) -> None:
+    def __init__(
+        self, hidden: int = 64, num_layers: int = 1, num_heads: int = 4, digits: bool = False
+    ) -> None:
         super().__init__()
         if hidden < 1 or hidden % num_heads:
             raise ValueError(f"hidden must be a positive multiple of num_heads={num_heads}, got {hidden}")
-        self.embed = nn.Linear(1, hidden)
+        self.digits = digits
+        self.embed = nn.Linear(20 if digits else 1, hidden)
         layer = nn.TransformerEncoderLayer(hidden, num_heads, 2 * hidden, dropout=0.0, batch_first=True)
         self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
         self.cell = nn.LSTMCell(hidden, hidden)
@@ -109,9 +126,18 @@ class PointerNet(nn.Module):
         if not isinstance(inputs, Tensor) or inputs.dim() != 2 or not inputs.is_floating_point():
             got = tuple(inputs.shape) if isinstance(inputs, Tensor) else type(inputs).__name__
             raise ValueError(f"inputs must be a float tensor of shape (B, n), got {got}")
-        return self.encoder(self.embed(inputs.unsqueeze(-1)))
+        return self.encoder(self.embed(self._features(inputs)))
 
-    def _unroll(self, inputs: Tensor, choose, mask_pointed: bool) -> Decoding:
+    def _features(self, inputs: Tensor) -> Tensor:
+        """(B, n, 1) the number itself, or (B, n, 20) one-hot tens and units digits."""
+        if not self.digits:
+            return inputs.unsqueeze(-1)
+        if ((inputs != inputs.round()) | (inputs < 0) | (inputs > 99)).any():
+            raise ValueError("inputs must be integers in [0, 99] for a PointerNet with digits=True")
+        value = inputs.long()
+        return torch.cat([F.one_hot(value // 10, 10), F.one_hot(value % 10, 10)], -1).float()
+
+    def _unroll(self, inputs: Tensor, choose: Callable[..., Tensor], mask_pointed: bool) -> Decoding:
         """Decode for n steps; ``choose(t, scores, mask, enc) -> (B,)`` picks each pointer."""
         enc = self.encode(inputs)  # (B, n, h)
         batch, n, _ = enc.shape
@@ -134,7 +160,12 @@ class PointerNet(nn.Module):
         return Decoding(torch.stack(indices, 1), torch.stack(log_ps, 1), torch.stack(weights, 1))
 
     def teacher_forced(self, batch: SortingBatch, mask_pointed: bool = True) -> Decoding:
-        """Decode feeding the target pointers (teacher forcing); ``log_p`` scores the target."""
+        """Decode feeding the target pointers (teacher forcing); ``log_p`` scores the target.
+
+        Args:
+            batch: inputs (B, n) and target pointers (B, n).
+            mask_pointed: mask positions already pointed at, as in :meth:`decode`.
+        """
         if batch.target.shape != batch.inputs.shape:
             raise ValueError(
                 f"batch.target shape {tuple(batch.target.shape)} differs from "
@@ -157,6 +188,8 @@ class PointerNet(nn.Module):
             inputs: (B, n) numbers.
             mode: ``"argmax"`` for greedy decoding, ``"sample"`` to draw a permutation.
             generator: source of randomness for ``mode="sample"``.
+            mask_pointed: mask positions already pointed at (True: the output is a
+                permutation); False shows what the scores alone would do.
         """
 
         def choose(t: int, scores: Tensor, mask: Tensor, enc: Tensor) -> Tensor:
@@ -180,14 +213,17 @@ def _position_errors(index: Tensor, target: Tensor) -> Tensor:
     return (index != target).float().mean(1)
 
 
-def self_critical_objective(generator: torch.Generator | None = None):
+def self_critical_objective(
+    generator: torch.Generator | None = None,
+) -> Callable[[PointerNet, SortingBatch, int], tuple[Tensor, dict[str, Tensor]]]:
     """REINFORCE over whole sampled permutations with the greedy decoding as baseline.
 
     The loss of a permutation is the fraction of wrongly placed positions. The
     baseline is the loss of the model's own greedy (argmax) decoding of the same
     input, which does not depend on the sample, so the estimator stays unbiased.
 
-    .. math:: \\hat g = \\big(L(\\pi^s) - L(\\hat\\pi)\\big)\\,\\nabla \\sum_t \\log p(\\pi^s_t \\mid \\pi^s_{<t})
+    .. math:: \\hat g = \\big(L(\\pi^s) - L(\\hat\\pi)\\big)
+       \\nabla \\sum_t \\log p(\\pi^s_t \\mid \\pi^s_{<t})
 
     Args:
         generator: source of randomness for the sampled permutations.
@@ -198,7 +234,7 @@ def self_critical_objective(generator: torch.Generator | None = None):
     Reference: Williams (1992); Rennie et al. (2017). Chapter 7.
     """
 
-    def objective(model: PointerNet, batch: SortingBatch, step: int) -> tuple[Tensor, dict[str, float]]:
+    def objective(model: PointerNet, batch: SortingBatch, step: int) -> tuple[Tensor, dict[str, Tensor]]:
         sampled = model.decode(batch.inputs, mode="sample", generator=generator)
         with torch.no_grad():
             greedy = model.decode(batch.inputs, mode="argmax").index
@@ -220,4 +256,3 @@ def pointer_accuracy(model: PointerNet, batch: SortingBatch) -> dict[str, float]
     index = model.decode(batch.inputs, mode="argmax").index
     right = index == batch.target
     return {"exact": right.all(1).float().mean().item(), "per_position": right.float().mean().item()}
-
