@@ -3,11 +3,26 @@
 Import it as ``import hardattn_utils as ha``. Modules: ``config`` (seeds, FULL
 switch), ``attention`` (soft and hard reads), ``sampling`` (Gumbel noise,
 Gumbel-max, Gumbel-Softmax, straight-through), ``estimators`` (gradient
-estimators), ``exact`` (enumeration and estimator statistics), ``tasks``,
-``models``, ``train``, ``plotting`` and ``widgets``.
+estimators), ``baselines`` (variance reduction), ``exact`` (enumeration and
+estimator statistics), ``tasks``, ``models``, ``train``, ``plotting`` and
+``widgets``.
 """
 
 from .attention import hard_attention, masked_softmax, soft_attention
+from .baselines import (
+    LearnedBaseline,
+    MovingAverageBaseline,
+    control_variate,
+    entropy,
+    entropy_bonus,
+    entropy_gradient,
+    mean_baseline_reinforce,
+    optimal_baseline,
+    optimal_baseline_reinforce,
+    score_function,
+    self_critical,
+    with_entropy_bonus,
+)
 from .config import FULL, NUM_THREADS, device, scaled, set_full, set_seed
 from .estimators import (
     ESTIMATORS,
@@ -21,7 +36,47 @@ from .estimators import (
     straight_through_softmax,
 )
 from .exact import exact_gradient, expected_loss, gradient_samples, gradient_stats
+from .glimpses import (
+    Canvases,
+    GlimpseNet,
+    GlimpseTrace,
+    WholeImageNet,
+    cluttered_canvases,
+    extract_glimpse,
+    glimpse_accuracy,
+    glimpse_objective,
+    grid_size,
+    num_parameters,
+)
+from .latents import (
+    CategoricalVAE,
+    exact_negative_elbo,
+    latent_traversal,
+    log_marginal_likelihood,
+    negative_elbo,
+    reconstruct,
+    tile_images,
+    vae_objective,
+)
+from .memory import (
+    CopyBatch,
+    CopyNet,
+    CopyTask,
+    copy_accuracy,
+    copy_objective,
+    read_sharpness,
+    read_timing,
+)
 from .models import RetrievalNet
+from .pointer import (
+    Decoding,
+    PointerNet,
+    SortingBatch,
+    SortingTask,
+    pointer_accuracy,
+    self_critical_objective,
+    teacher_forcing_objective,
+)
 from .plotting import (
     ESTIMATOR_COLORS,
     estimator_color,
@@ -48,18 +103,56 @@ from .widgets import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Canvases",
+    "CategoricalVAE",
+    "GlimpseNet",
+    "GlimpseTrace",
+    "WholeImageNet",
+    "cluttered_canvases",
+    "exact_negative_elbo",
+    "extract_glimpse",
+    "glimpse_accuracy",
+    "glimpse_objective",
+    "grid_size",
+    "latent_traversal",
+    "log_marginal_likelihood",
+    "negative_elbo",
+    "num_parameters",
+    "reconstruct",
+    "tile_images",
+    "vae_objective",
+    "CopyBatch",
+    "CopyNet",
+    "CopyTask",
+    "Decoding",
+    "PointerNet",
+    "SortingBatch",
+    "SortingTask",
+    "copy_accuracy",
+    "copy_objective",
+    "pointer_accuracy",
+    "read_sharpness",
+    "read_timing",
+    "self_critical_objective",
+    "teacher_forcing_objective",
     "ESTIMATORS",
     "ESTIMATOR_COLORS",
     "FULL",
     "NUM_THREADS",
     "Estimate",
+    "LearnedBaseline",
     "LossFn",
+    "MovingAverageBaseline",
     "RetrievalBatch",
     "RetrievalNet",
     "RetrievalTask",
     "attention_explorer",
     "attention_panel",
+    "control_variate",
     "device",
+    "entropy",
+    "entropy_bonus",
+    "entropy_gradient",
     "estimator_color",
     "estimator_objective",
     "estimator_palette",
@@ -75,8 +168,11 @@ __all__ = [
     "hard_attention",
     "load_digits_tensors",
     "masked_softmax",
+    "mean_baseline_reinforce",
     "new_figure",
     "one_hot",
+    "optimal_baseline",
+    "optimal_baseline_reinforce",
     "plot_curves",
     "plot_gradient_stats",
     "plot_weights",
@@ -84,7 +180,9 @@ __all__ = [
     "rloo",
     "sample_one_hot",
     "scaled",
+    "score_function",
     "score_sweep_figure",
+    "self_critical",
     "set_full",
     "set_seed",
     "set_theme",
@@ -98,4 +196,5 @@ __all__ = [
     "simplex_panel",
     "simplex_samples_figure",
     "temperature_explorer",
+    "with_entropy_bonus",
 ]
