@@ -68,15 +68,6 @@ from .memory import (
     read_timing,
 )
 from .models import RetrievalNet
-from .pointer import (
-    Decoding,
-    PointerNet,
-    SortingBatch,
-    SortingTask,
-    pointer_accuracy,
-    self_critical_objective,
-    teacher_forcing_objective,
-)
 from .plotting import (
     ESTIMATOR_COLORS,
     estimator_color,
@@ -86,6 +77,15 @@ from .plotting import (
     plot_gradient_stats,
     plot_weights,
     set_theme,
+)
+from .pointer import (
+    Decoding,
+    PointerNet,
+    SortingBatch,
+    SortingTask,
+    pointer_accuracy,
+    self_critical_objective,
+    teacher_forcing_objective,
 )
 from .sampling import gumbel_max_sample, gumbel_noise, gumbel_softmax, one_hot, straight_through
 from .schedules import ExponentialSchedule, JangSchedule, schedule_frame

@@ -16,7 +16,9 @@ __all__ = ["FULL", "NUM_THREADS", "device", "scaled", "set_full", "set_seed"]
 
 #: Number of CPU threads torch uses in the notebooks. Training results depend on
 #: torch's thread count, so it is pinned rather than inherited from the machine.
-NUM_THREADS = 2
+#: One thread: the book's models are small, and measured here a training step of
+#: them took several times less CPU on one thread than on two (which spin-wait).
+NUM_THREADS = 1
 
 
 def _env_full() -> bool:
