@@ -3,7 +3,7 @@
 Import it as ``import hardattn_utils as ha``. Modules: ``config`` (seeds, FULL
 switch), ``attention`` (soft and hard reads), ``sampling`` (Gumbel noise,
 Gumbel-max, Gumbel-Softmax, straight-through), ``estimators`` (gradient
-estimators), ``baselines`` (variance reduction), ``exact`` (enumeration and
+estimators), ``baselines``, ``control`` and ``entropy`` (variance reduction), ``exact`` (enumeration and
 estimator statistics), ``tasks``, ``models``, ``train``, ``plotting`` and
 ``widgets``.
 """
@@ -12,18 +12,15 @@ from .attention import hard_attention, masked_softmax, soft_attention
 from .baselines import (
     LearnedBaseline,
     MovingAverageBaseline,
-    control_variate,
-    entropy,
-    entropy_bonus,
-    entropy_gradient,
     mean_baseline_reinforce,
     optimal_baseline,
     optimal_baseline_reinforce,
     score_function,
     self_critical,
-    with_entropy_bonus,
 )
 from .config import FULL, NUM_THREADS, device, scaled, set_full, set_seed
+from .control import control_variate
+from .entropy import entropy, entropy_bonus, entropy_gradient, with_entropy_bonus
 from .estimators import (
     ESTIMATORS,
     Estimate,

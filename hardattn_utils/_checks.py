@@ -114,3 +114,8 @@ def masked_logits(
 def compute_dtype(x: Tensor) -> torch.dtype:
     """float32 for half-precision inputs (their noise and softmax are computed in float32)."""
     return torch.promote_types(x.dtype, torch.float32)
+
+
+def masked_to_zero(logits: Tensor) -> Tensor:
+    """Logits with -inf (masked) entries set to 0, for surrogates linear in the logits."""
+    return logits.masked_fill(torch.isneginf(logits), 0.0)

@@ -1,4 +1,4 @@
-"""Variance reduction for REINFORCE: baselines, control variates and the entropy bonus.
+"""Variance reduction for REINFORCE: baselines.
 
 Every estimator here has the common signature ``(logits, f, *, ..., generator=None)
 -> Estimate`` of :mod:`hardattn_utils.estimators`, and the ones with a fixed
@@ -12,30 +12,24 @@ Chapter 4 (``04_variance_reduction``) explains and measures each of them.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from functools import partial
 from numbers import Real
 
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_logits
+from ._checks import check_logits, masked_to_zero
+from .entropy import entropy
 from .estimators import ESTIMATORS, Estimate, LossFn, _loss, reinforce, sample_one_hot
 from .sampling import one_hot
 
 __all__ = [
     "LearnedBaseline",
     "MovingAverageBaseline",
-    "control_variate",
-    "entropy",
-    "entropy_bonus",
-    "entropy_gradient",
     "mean_baseline_reinforce",
     "optimal_baseline",
     "optimal_baseline_reinforce",
     "score_function",
     "self_critical",
-    "with_entropy_bonus",
 ]
 
 
@@ -48,11 +42,6 @@ def _check_count(num_samples: object, minimum: int, why: str = "") -> int:
 def _leave_one_out(x: Tensor) -> Tensor:
     """Sum over the sample axis 0 of every *other* sample: (S, ...) -> (S, ...)."""
     return x.sum(0, keepdim=True) - x
-
-
-def _finite(logits: Tensor) -> Tensor:
-    """Logits with -inf (masked) entries set to 0, for surrogates linear in the logits."""
-    return logits.masked_fill(torch.isneginf(logits), 0.0)
 
 
 def score_function(z: Tensor, logits: Tensor) -> Tensor:
@@ -251,7 +240,7 @@ def optimal_baseline_reinforce(
         b = torch.where(total > 0, _leave_one_out(detached * squared) / total.clamp_min(1e-30), 0.0)
     else:
         b = baseline.detach()
-    surrogate = (loss + ((detached - b) * score * _finite(logits)).sum(-1)).mean()
+    surrogate = (loss + ((detached - b) * score * masked_to_zero(logits)).sum(-1)).mean()
     return Estimate(surrogate, loss.detach(), z)
 
 
@@ -275,158 +264,11 @@ def mean_baseline_reinforce(
     return Estimate(surrogate, detached, z)
 
 
-def _taylor_control(logits: Tensor, f: LossFn) -> tuple[Tensor, Tensor, Tensor]:
-    """``(p̄, f(p̄), ∇_z f(p̄))``, all detached, for the first-order control variate."""
-    probs = torch.softmax(logits, dim=-1).detach().requires_grad_(True)
-    with torch.enable_grad():
-        value = _loss(f, probs)
-        (grad,) = torch.autograd.grad(value.sum(), probs)
-    return probs.detach(), value.detach(), grad.detach()
-
-
-def control_variate(
-    logits: Tensor,
-    f: LossFn,
-    *,
-    c: float | None = 1.0,
-    num_samples: int = 1,
-    leave_one_out: bool = False,
-    generator: torch.Generator | None = None,
-) -> Estimate:
-    """REINFORCE with the first-order Taylor expansion of ``f`` at ``p`` as control variate.
-
-    The control ``h(z) = f(p̄) + ∇f(p̄)·(z − p̄)`` is linear in ``z``, so its
-    expectation ``f(p̄) + ∇f(p̄)·(p − p̄)`` and that expectation's gradient (the
-    gradient of soft attention) are known in closed form:
-
-    .. math:: \\hat g = \\big(f(z) - c\\,h(z)\\big)\\nabla\\log p(z) + c\\,\\nabla_\\ell\\,\\mathbb E[h(z)]
-
-    With ``c=None`` each sample's ``c`` is estimated from the *other* samples as
-    ``Cov(f s, h s) / Var(h s)`` (pooled over coordinates; leave-one-out keeps it
-    unbiased). Costs ``num_samples`` evaluations of ``f`` plus one value and
-    gradient of ``f`` at ``p̄``. With ``leave_one_out=True`` the residual
-    ``f(z_s) − c h(z_s)`` also gets the mean residual of the other samples as a
-    baseline (what the Taylor term cannot remove, e.g. a constant curvature term).
-
-    Args:
-        logits: (..., K).
-        f: loss of a one-hot or relaxed ``z``, differentiable in ``z``.
-        c: a fixed coefficient (1 makes ``h`` the first-order model of ``f``), or None
-            to estimate ``c*`` from the other samples (needs ``num_samples >= 2``).
-        num_samples: S.
-        leave_one_out: subtract the other samples' mean residual (needs ``num_samples >= 2``).
-        generator: source of randomness.
-
-    Reference: Gu et al. (2016), MuProp; Mohamed et al. (2020), §7. Chapter 4.
-    """
-    if c is not None and (isinstance(c, bool) or not isinstance(c, Real)):
-        raise TypeError(f"c must be a number or None, got {type(c).__name__}")
-    _check_count(num_samples, 2 if c is None or leave_one_out else 1, " to estimate c or a baseline")
-    p_bar, f_bar, grad_bar = _taylor_control(check_logits(logits), f)
-    z, log_p = sample_one_hot(logits, num_samples, generator)
-    loss = _loss(f, z)
-    detached = loss.detach()
-    control = f_bar + ((z - p_bar) * grad_bar).sum(-1)  # h(z), (S, ...)
-    if c is None:
-        c = _estimate_c(detached, control, score_function(z, logits), p_bar, grad_bar, leave_one_out)
-    residual = detached - c * control
-    if leave_one_out:
-        residual = residual - (_leave_one_out(detached) - c * _leave_one_out(control)) / (num_samples - 1)
-    mean_control = (grad_bar * torch.softmax(logits, dim=-1)).sum(-1)  # E[h] up to a constant
-    surrogate = (loss + residual * log_p + c * mean_control).mean()
-    return Estimate(surrogate, detached, z)
-
-
-def _estimate_c(
-    loss: Tensor, control: Tensor, score: Tensor, p_bar: Tensor, grad_bar: Tensor, centre: bool
-) -> Tensor:
-    """Leave-one-out ``c* = E<f s, h s − μ> / E|h s − μ|²`` with ``μ = ∇E[h]``: (S, ...).
-
-    With ``centre``, ``f`` is first centred on the mean of the same other samples.
-    """
-    mu = p_bar * (grad_bar - (p_bar * grad_bar).sum(-1, keepdim=True))  # E[h s], exact
-    centred = control.unsqueeze(-1) * score - mu  # (S, ..., K), mean zero
-    inner = (score * centred).sum(-1)  # <s, h s − μ>, (S, ...)
-    cov = _leave_one_out(loss * inner)
-    if centre:
-        cov = cov - _leave_one_out(loss) * _leave_one_out(inner) / (loss.shape[0] - 1)
-    var = _leave_one_out(centred.pow(2).sum(-1))
-    return torch.where(var > 0, cov / var.clamp_min(1e-30), 0.0)
-
-
-def entropy(logits: Tensor) -> Tensor:
-    """Entropy of ``Categorical(softmax(logits))`` in nats, with ``0 log 0 = 0``.
-
-    .. math:: H(p) = -\\sum_k p_k \\log p_k
-
-    Args:
-        logits: (..., K); ``-inf`` entries count as probability 0.
-
-    Returns:
-        (...) differentiable in ``logits``. Chapter 4.
-    """
-    log_p = torch.log_softmax(check_logits(logits), dim=-1)
-    return -(log_p.exp() * log_p.masked_fill(torch.isneginf(log_p), 0.0)).sum(-1)
-
-
-def entropy_gradient(logits: Tensor) -> Tensor:
-    """The analytic gradient of :func:`entropy` with respect to the logits.
-
-    .. math:: \\frac{\\partial H}{\\partial \\ell_k} = -p_k\\,(\\log p_k + H)
-
-    Returns:
-        (..., K), detached; 0 for categories of probability 0. Chapter 4.
-    """
-    log_p = torch.log_softmax(check_logits(logits).detach(), dim=-1)
-    log_p = log_p.masked_fill(torch.isneginf(log_p), 0.0)
-    h = -(log_p.exp() * log_p).sum(-1, keepdim=True)
-    return -log_p.exp() * (log_p + h)
-
-
-def entropy_bonus(logits: Tensor, beta: float) -> Tensor:
-    """A scalar to add to a surrogate that subtracts ``beta`` times the mean entropy.
-
-    Its gradient is ``−beta ∇_ℓ H`` (exact, from :func:`entropy_gradient`, no
-    sampling), averaged over batch elements like every surrogate; minimising the
-    loss then favours spread-out attention.
-
-    .. math:: \\mathcal L = \\mathbb E[f] - \\beta H(p)
-
-    Args:
-        logits: (..., K).
-        beta: entropy weight >= 0.
-
-    Returns:
-        Scalar surrogate (its value is not the entropy; use :func:`entropy` to log it).
-    """
-    if isinstance(beta, bool) or not isinstance(beta, Real) or beta < 0:
-        raise ValueError(f"beta must be a number >= 0, got {beta!r}")
-    return -(beta * (entropy_gradient(logits) * _finite(logits)).sum(-1)).mean()
-
-
-def with_entropy_bonus(estimator: Callable[..., Estimate], beta: float) -> Callable[..., Estimate]:
-    """Wrap an estimator so its surrogate also carries :func:`entropy_bonus` ``(logits, beta)``.
-
-    Chapter 4.
-    """
-    if not callable(estimator):
-        raise TypeError(f"estimator must be callable, got {type(estimator).__name__}")
-    entropy_bonus(torch.zeros(2), beta)  # validates beta now, not at the first step
-
-    def wrapped(logits: Tensor, f: LossFn, **kwargs: object) -> Estimate:
-        estimate = estimator(logits, f, **kwargs)
-        return estimate._replace(surrogate=estimate.surrogate + entropy_bonus(logits, beta))
-
-    wrapped.__name__ = f"{getattr(estimator, '__name__', 'estimator')} + entropy({beta:g})"
-    return wrapped
-
-
 ESTIMATORS.update(
     {
         "REINFORCE + moving average": MovingAverageBaseline(0.9),
         "REINFORCE + self-critical": self_critical,
         "REINFORCE + learned baseline": LearnedBaseline(),
         "REINFORCE + optimal baseline": optimal_baseline_reinforce,
-        "control variate": partial(control_variate, num_samples=2, leave_one_out=True),
     }
 )
