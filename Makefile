@@ -48,6 +48,7 @@ lab: install
 notebooks: install
 	@for nb in $(NB); do \
 		echo "executing $$nb"; start=$$(date +%s); \
+		HARDATTN_NO_NETWORK=1 PYTHONPATH="$(CURDIR)/tests/nonet$${PYTHONPATH:+:$$PYTHONPATH}" \
 		$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; \
 		echo "  $$(( $$(date +%s) - start )) s"; \

@@ -23,8 +23,8 @@ _cell_failed: set[str] = set()
 
 def pytest_runtest_logreport(report) -> None:
     notebook = report.nodeid.split("::", 1)[0]
-    if not notebook.endswith(".ipynb"):
-        return
+    if not (notebook.startswith("notebooks/") and notebook.endswith(".ipynb")):
+        return  # only the book's chapters, not test fixtures run under nbval
     if report.when == "call":
         _cell_times[notebook].append(report.duration)
     if report.failed:
