@@ -87,7 +87,7 @@ from .pointer import (
 from .sampling import gumbel_max_sample, gumbel_noise, gumbel_softmax, one_hot, straight_through
 from .schedules import ExponentialSchedule, JangSchedule, schedule_frame
 from .tasks import RetrievalBatch, RetrievalTask, load_digits_tensors
-from .train import estimator_objective, fit
+from .train import estimator_objective, fit, steps_to
 from .widgets import (
     attention_explorer,
     attention_panel,
@@ -185,6 +185,7 @@ __all__ = [
     "set_theme",
     "soft_attention",
     "st_gumbel_softmax",
+    "steps_to",
     "straight_through",
     "straight_through_softmax",
     "ExponentialSchedule",

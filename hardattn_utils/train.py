@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from .estimators import ESTIMATORS, Estimate
 
-__all__ = ["estimator_objective", "fit"]
+__all__ = ["estimator_objective", "fit", "steps_to"]
 
 #: ``(model, batch, step) -> scalar Tensor | Estimate | (scalar Tensor, metrics)``
 Objective = Callable[[nn.Module, Any, int], Any]
@@ -117,3 +117,19 @@ def fit(
     run_eval(num_steps)
     model.eval()
     return pd.DataFrame(rows, columns=["label", "step", "metric", "value", "seconds"])
+
+
+def steps_to(log: pd.DataFrame, level: float = 0.9, metric: str = "accuracy") -> int | None:
+    """First logged step at which ``metric`` reaches ``level`` in a tidy log of one run.
+
+    Args:
+        log: a frame from :func:`fit` (columns ``step``, ``metric``, ``value``), for one
+            run; filter by label/seed first when it holds several.
+        level: the threshold.
+        metric: which metric to test.
+
+    Returns:
+        The step, or ``None`` if the run never reached ``level``. Chapter 3.
+    """
+    rows = log[(log["metric"] == metric) & (log["value"] >= level)]
+    return int(rows["step"].min()) if len(rows) else None
