@@ -87,7 +87,7 @@ from .pointer import (
 from .sampling import gumbel_max_sample, gumbel_noise, gumbel_softmax, one_hot, straight_through
 from .schedules import ExponentialSchedule, JangSchedule, schedule_frame
 from .tasks import RetrievalBatch, RetrievalTask, load_digits_tensors
-from .train import estimator_objective, fit, steps_to
+from .train import estimator_objective, fit, steps_to, train_retrieval
 from .widgets import (
     attention_explorer,
     attention_panel,
@@ -117,6 +117,7 @@ __all__ = [
     "num_parameters",
     "reconstruct",
     "tile_images",
+    "train_retrieval",
     "vae_objective",
     "CopyBatch",
     "CopyNet",

@@ -15,8 +15,10 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .estimators import ESTIMATORS, Estimate
+from .models import RetrievalNet
+from .tasks import RetrievalBatch, RetrievalTask
 
-__all__ = ["estimator_objective", "fit", "steps_to"]
+__all__ = ["estimator_objective", "fit", "steps_to", "train_retrieval"]
 
 #: ``(model, batch, step) -> scalar Tensor | Estimate | (scalar Tensor, metrics)``
 Objective = Callable[[nn.Module, Any, int], Any]
@@ -133,3 +135,51 @@ def steps_to(log: pd.DataFrame, level: float = 0.9, metric: str = "accuracy") ->
     """
     rows = log[(log["metric"] == metric) & (log["value"] >= level)]
     return int(rows["step"].min()) if len(rows) else None
+
+
+def train_retrieval(
+    task: RetrievalTask,
+    estimator: str | Callable[..., Estimate],
+    test_batch: RetrievalBatch,
+    *,
+    num_steps: int,
+    seed: int = 0,
+    batch_size: int = 64,
+    eval_every: int = 10,
+    label: str | None = None,
+    **hyper: Any,
+) -> tuple[RetrievalNet, pd.DataFrame]:
+    """Train a fresh :class:`RetrievalNet` on ``task`` with one estimator, reproducibly.
+
+    ``seed`` fixes the initial weights (``torch.manual_seed(seed)``) and the stream
+    of training batches (a generator seeded with ``100 + seed``), so runs of
+    different estimators with the same seed see the same data.
+
+    Args:
+        task: the retrieval task.
+        estimator: a name in ``ESTIMATORS`` or an estimator.
+        test_batch: held-out batch scored with the argmax read every ``eval_every`` steps.
+        num_steps: updates.
+        seed: see above.
+        batch_size: training batch size.
+        eval_every: evaluation interval.
+        label: the ``label`` column (default: the estimator's name).
+        **hyper: the estimator's hyper-parameters (callables are called with the step).
+
+    Returns:
+        ``(model, log)``, the log with an extra ``seed`` column. Chapters 5 and 6.
+    """
+    torch.manual_seed(seed)
+    model = RetrievalNet(task.key_dim, task.num_classes)
+    data = torch.Generator().manual_seed(100 + seed)
+    name = label if label is not None else (estimator if isinstance(estimator, str) else "estimator")
+    log = fit(
+        model,
+        estimator_objective(estimator, **hyper),
+        lambda step: task.sample(batch_size, generator=data),
+        num_steps,
+        evaluate=lambda m: m.accuracy(test_batch),
+        eval_every=eval_every,
+        label=name,
+    )
+    return model, log.assign(seed=seed)

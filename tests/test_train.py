@@ -47,3 +47,12 @@ def test_steps_to_finds_the_first_step_at_the_level():
 def test_fit_rejects_zero_steps():
     with pytest.raises(ValueError, match="num_steps"):
         ha.fit(torch.nn.Linear(1, 1), lambda m, b, s: m.weight.sum(), lambda s: None, 0)
+
+
+def test_train_retrieval_is_reproducible_per_seed():
+    task = ha.RetrievalTask(num_positions=4)
+    test = task.sample(200, torch.Generator().manual_seed(3))
+    runs = [ha.train_retrieval(task, "RLOO", test, num_steps=20, seed=s, num_samples=2) for s in (5, 5, 6)]
+    values = [log["value"].to_numpy() for _, log in runs]
+    assert (values[0] == values[1]).all() and not (values[0] == values[2]).all()
+    assert set(runs[0][1]["seed"]) == {5} and set(runs[0][1]["label"]) == {"RLOO"}
