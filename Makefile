@@ -55,8 +55,8 @@ notebooks: install
 	done
 
 lint: install
-	$(BIN)/ruff check hardattn_utils tests
-	$(BIN)/ruff format --check hardattn_utils tests
+	$(BIN)/ruff check hardattn_utils tests bench notebooks conftest.py
+	$(BIN)/ruff format --check hardattn_utils tests bench conftest.py
 
 format: install
 	$(BIN)/ruff format hardattn_utils tests
