@@ -27,8 +27,8 @@ book: install
 	$(BIN)/jupyter-book build . -W --keep-going
 	@echo "Open _build/html/index.html in a browser."
 
-## test: unit, statistical and hygiene tests, strict nbval, the site build (and its browser test)
-test: install unit nbval book site-test
+## test: ruff, unit, statistical and hygiene tests, strict nbval, the site build (and its browser test)
+test: install lint unit nbval book site-test
 
 unit: install
 	$(PY) -m pytest tests -q -p no:cacheprovider --ignore=tests/site
