@@ -119,3 +119,10 @@ def compute_dtype(x: Tensor) -> torch.dtype:
 def masked_to_zero(logits: Tensor) -> Tensor:
     """Logits with -inf (masked) entries set to 0, for surrogates linear in the logits."""
     return logits.masked_fill(torch.isneginf(logits), 0.0)
+
+
+def check_min_fields(obj: object, names: tuple[str, ...], minimum: int = 2) -> None:
+    """Raise ``ValueError`` naming the first field of a config dataclass below ``minimum``."""
+    for name in names:
+        if getattr(obj, name) < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {getattr(obj, name)}")

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._checks import check_min_fields
 from .attention import hard_attention, soft_attention
 from .sampling import gumbel_softmax, one_hot
 
@@ -64,9 +65,7 @@ class CopyTask:
     rare_prob: float = 0.3
 
     def __post_init__(self) -> None:
-        for name in ("length", "vocab_size", "num_rare"):
-            if getattr(self, name) < 2:
-                raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
+        check_min_fields(self, ("length", "vocab_size", "num_rare"))
         if not 0 <= self.rare_prob <= 1:
             raise ValueError(f"rare_prob must be in [0, 1], got {self.rare_prob}")
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ._checks import check_min_fields
+
 __all__ = ["RetrievalBatch", "RetrievalTask", "load_digits_tensors"]
 
 
@@ -50,9 +52,7 @@ class RetrievalTask:
     noise: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("num_positions", "key_dim", "num_classes"):
-            if getattr(self, name) < 2:
-                raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
+        check_min_fields(self, ("num_positions", "key_dim", "num_classes"))
         if self.noise < 0:
             raise ValueError(f"noise must be >= 0, got {self.noise}")
 
