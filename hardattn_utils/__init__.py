@@ -18,7 +18,8 @@ from .baselines import (
     score_function,
     self_critical,
 )
-from .config import FULL, NUM_THREADS, device, scaled, set_full, set_seed
+from .claims import Claims
+from .config import FULL, NUM_THREADS, device, full, scaled, set_full, set_seed
 from .control import control_variate
 from .entropy import entropy, entropy_bonus, entropy_gradient, with_entropy_bonus
 from .estimators import (
@@ -65,6 +66,7 @@ from .memory import (
     read_timing,
 )
 from .models import RetrievalNet
+from .numerics import footer, numeric_pin
 from .plotting import (
     ESTIMATOR_COLORS,
     estimator_color,
@@ -86,6 +88,7 @@ from .pointer import (
 )
 from .sampling import gumbel_max_sample, gumbel_noise, gumbel_softmax, one_hot, straight_through
 from .schedules import ExponentialSchedule, JangSchedule, schedule_frame
+from .seeds import SEEDS, SeedStack, mean_se, over_seeds, seeds, spread
 from .tasks import RetrievalBatch, RetrievalTask, load_digits_tensors
 from .train import estimator_objective, fit, steps_to, train_retrieval
 from .widgets import (
@@ -100,6 +103,16 @@ from .widgets import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Claims",
+    "SEEDS",
+    "SeedStack",
+    "footer",
+    "full",
+    "mean_se",
+    "numeric_pin",
+    "over_seeds",
+    "seeds",
+    "spread",
     "Canvases",
     "CategoricalVAE",
     "GlimpseNet",

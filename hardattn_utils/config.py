@@ -12,7 +12,7 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["FULL", "NUM_THREADS", "device", "scaled", "set_full", "set_seed"]
+__all__ = ["FULL", "NUM_THREADS", "device", "full", "scaled", "set_full", "set_seed"]
 
 #: Number of CPU threads torch uses in the notebooks. Training results depend on
 #: torch's thread count, so it is pinned rather than inherited from the machine.
@@ -46,6 +46,15 @@ def set_full(flag: bool) -> bool:
     return FULL
 
 
+def full() -> bool:
+    """Whether the long version is on (:func:`set_full` or ``HARDATTN_FULL=1``).
+
+    Read the switch through this function: a name imported from this module
+    (``from .config import FULL``) keeps the value it had at import.
+    """
+    return FULL
+
+
 def scaled(quick: int, full: int | None = None) -> int:
     """Pick a run size: ``quick`` normally, ``full`` (default ``10 * quick``) in FULL mode.
 
@@ -57,7 +66,7 @@ def scaled(quick: int, full: int | None = None) -> int:
         raise ValueError(f"quick must be a positive int, got {quick!r}")
     if full is not None and (isinstance(full, bool) or not isinstance(full, int) or full < 1):
         raise ValueError(f"full must be a positive int or None, got {full!r}")
-    if not FULL:
+    if not full():
         return quick
     return 10 * quick if full is None else full
 
