@@ -90,7 +90,7 @@ from .sampling import gumbel_max_sample, gumbel_noise, gumbel_softmax, one_hot, 
 from .schedules import ExponentialSchedule, JangSchedule, schedule_frame
 from .seeds import SEEDS, SeedStack, mean_se, over_seeds, seeds, spread
 from .tasks import RetrievalBatch, RetrievalTask, load_digits_tensors
-from .train import estimator_objective, fit, steps_to, train_retrieval
+from .train import estimator_objective, fit, steps_to, train_retrieval, train_retrieval_seeds
 from .widgets import (
     attention_explorer,
     attention_panel,
@@ -131,6 +131,7 @@ __all__ = [
     "reconstruct",
     "tile_images",
     "train_retrieval",
+    "train_retrieval_seeds",
     "vae_objective",
     "CopyBatch",
     "CopyNet",
