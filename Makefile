@@ -13,6 +13,8 @@ TORCH ?= torch==2.13.0
 NUMERICS := $(PY) hardattn_utils/numerics.py
 PINNED := $(NUMERICS) exec --
 KERNEL := $(VENV)/share/jupyter/kernels/python3/kernel.json
+# Test workers: notebooks run whole, one per worker (pytest-xdist --dist loadfile).
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NB ?= $(NOTEBOOKS)
 
@@ -44,7 +46,7 @@ unit: install
 
 nbval: install
 	$(PINNED) $(PY) -m pytest $$($(NUMERICS) nbval-args) notebooks -q -p no:cacheprovider \
-		--nbval-cell-timeout=300 $(NBVAL_ARGS)
+		-n $(JOBS) --dist loadfile --nbval-cell-timeout=300 $(NBVAL_ARGS)
 
 site-test: install
 	@if [ -f tests/site/test_site.py ]; then $(PY) -m pytest tests/site -q; fi
