@@ -66,7 +66,7 @@ def scaled(quick: int, full: int | None = None) -> int:
         raise ValueError(f"quick must be a positive int, got {quick!r}")
     if full is not None and (isinstance(full, bool) or not isinstance(full, int) or full < 1):
         raise ValueError(f"full must be a positive int or None, got {full!r}")
-    if not full():
+    if not FULL:  # the module's current value (`full` here is the argument)
         return quick
     return 10 * quick if full is None else full
 
