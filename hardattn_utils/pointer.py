@@ -52,7 +52,9 @@ class SortingTask:
         num_values: ``None`` draws the inputs uniformly from [0, 1); an int draws
             ``length`` distinct integers from ``0 .. num_values - 1`` (at most 100).
 
-    Reference: Vinyals, Fortunato & Jaitly (2015), section 4.
+    Reference: Vinyals, Bengio & Kudlur (2016), "Order Matters", who sort numbers
+    with a pointer network (Vinyals, Fortunato & Jaitly (2015) introduced pointer
+    networks for convex hulls, Delaunay triangulations and travelling-salesman tours).
     Chapter 7.
     """
 
