@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from ._checks import check_min_fields
 from .attention import hard_attention, soft_attention
+from .estimators import Estimate, LossFn
 from .sampling import gumbel_softmax, one_hot
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "copy_objective",
     "read_sharpness",
     "read_timing",
+    "soft_read",
 ]
 
 READS = ("soft", "st_gumbel", "argmax")
@@ -204,6 +206,26 @@ def read_sharpness(scores: Tensor) -> dict[str, float]:
     log_w = torch.log_softmax(scores, dim=-1)
     entropy = -(log_w.exp() * log_w).sum(-1)
     return {"entropy": entropy.mean().item(), "max_weight": log_w.max(-1).values.exp().mean().item()}
+
+
+def soft_read(logits: Tensor, f: LossFn) -> Estimate:
+    """Soft attention written as an estimator: ``z = softmax(logits)``, exact backpropagation.
+
+    .. math:: z = \\mathrm{softmax}(\\ell),\\quad \\hat g = \\nabla_\\ell f(z)
+
+    It lets a soft reader train wherever an estimator is expected (e.g.
+    :func:`hardattn_utils.train_retrieval_seeds`), next to the hard ones.
+
+    Args:
+        logits: (..., m) read scores.
+        f: loss of a selection, (..., m) -> (...).
+
+    Returns:
+        ``Estimate(surrogate=f(z).mean(), loss=f(z) detached, z)``. Chapter 8.
+    """
+    z = torch.softmax(logits, dim=-1)
+    loss = f(z)
+    return Estimate(loss.mean(), loss.detach(), z)
 
 
 def _best_time(fn: Callable[[], object], repeats: int) -> float:

@@ -92,3 +92,15 @@ def test_errors_name_the_argument():
         ha.read_sharpness(torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match="num_slots"):
         ha.read_timing([])
+
+
+def test_soft_read_backpropagates_through_the_softmax():
+    logits = torch.randn(4, 6, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    weights = torch.randn(6, generator=torch.Generator().manual_seed(1))
+    estimate = ha.memory.soft_read(logits, lambda z: (z * weights).sum(-1))
+    estimate.surrogate.backward()
+    expected = logits.detach().clone().requires_grad_(True)
+    (torch.softmax(expected, -1) * weights).sum(-1).mean().backward()
+    torch.testing.assert_close(logits.grad, expected.grad)
+    torch.testing.assert_close(estimate.z.sum(-1), torch.ones(4))
+    assert estimate.loss.shape == (4,) and not estimate.loss.requires_grad
