@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,7 +20,11 @@ from torch import Tensor, nn
 
 from ._checks import check_min_fields
 from .attention import hard_attention, soft_attention
+from .estimators import Estimate, LossFn
+from .models import RetrievalBatch, RetrievalNet
 from .sampling import gumbel_softmax, one_hot
+from .seeds import SEEDS, over_seeds
+from .train import fit
 
 __all__ = [
     "CopyBatch",
@@ -30,6 +34,9 @@ __all__ = [
     "copy_objective",
     "read_sharpness",
     "read_timing",
+    "reader_summary",
+    "soft_read",
+    "train_copy_seeds",
 ]
 
 READS = ("soft", "st_gumbel", "argmax")
@@ -186,6 +193,90 @@ def copy_accuracy(
     }
 
 
+def train_copy_seeds(
+    task: CopyTask,
+    read: Literal["soft", "st_gumbel"],
+    test: CopyBatch,
+    *,
+    num_steps: int,
+    seeds: Sequence[int] = SEEDS,
+    hidden: int = 32,
+    batch_size: int = 64,
+    lr: float = 1e-2,
+    eval_every: int = 10,
+    label: str | None = None,
+) -> tuple[dict[int, CopyNet], pd.DataFrame]:
+    """Train one :class:`CopyNet` per seed with a soft or a hard (ST-Gumbel) copy.
+
+    Seed ``s`` fixes the initial weights (``torch.manual_seed(s)``), the training
+    batches (a generator seeded with ``100 + s``) and the Gumbel noise (``200 + s``).
+    The soft copy is evaluated with soft reads, the hard copy with argmax reads.
+    Gradients are clipped to norm 1.
+
+    Args:
+        task: the copy task.
+        read: ``"soft"`` or ``"st_gumbel"`` (see :func:`copy_objective`).
+        test: held-out batch for :func:`copy_accuracy` every ``eval_every`` steps.
+        num_steps, batch_size, lr, eval_every, label: as in :func:`hardattn_utils.fit`.
+        seeds: one model per seed (at least 5 for a claim).
+        hidden: the model's width.
+
+    Returns:
+        ``(nets, log)``: the trained model per seed and a tidy log with a ``seed``
+        column. Chapter 8.
+    """
+    if read not in ("soft", "st_gumbel"):
+        raise ValueError(f"read must be 'soft' or 'st_gumbel', got {read!r}")
+    deploy = "soft" if read == "soft" else "argmax"
+    nets: dict[int, CopyNet] = {}
+
+    def run(seed: int) -> pd.DataFrame:
+        torch.manual_seed(seed)
+        net = nets[seed] = CopyNet(task, hidden=hidden)
+        data = torch.Generator().manual_seed(100 + seed)
+        objective = copy_objective(read, generator=torch.Generator().manual_seed(200 + seed))
+        return fit(
+            net,
+            objective,
+            lambda step: task.sample(batch_size, data),
+            num_steps,
+            lr=lr,
+            clip_norm=1.0,
+            evaluate=lambda m: copy_accuracy(m, test, deploy),
+            eval_every=eval_every,
+            label=label if label is not None else read,
+        )
+
+    return nets, over_seeds(run, seeds)
+
+
+@torch.no_grad()
+def reader_summary(
+    net: RetrievalNet, batch: RetrievalBatch, own: Literal["soft", "argmax"]
+) -> dict[str, float]:
+    """Accuracy of a trained memory reader, read softly and by argmax, and its sharpness.
+
+    Args:
+        net: a trained :class:`~hardattn_utils.RetrievalNet`.
+        batch: test queries.
+        own: the read the model was trained for (its "own read").
+
+    Returns:
+        ``{"accuracy, own read", "soft read", "argmax read", "slot found", "entropy",
+        "max_weight"}`` (see :func:`read_sharpness`). Chapter 8.
+    """
+    if own not in ("soft", "argmax"):
+        raise ValueError(f"own must be 'soft' or 'argmax', got {own!r}")
+    soft, hard = (net.accuracy(batch, mode) for mode in ("soft", "argmax"))
+    return {
+        "accuracy, own read": (soft if own == "soft" else hard)["accuracy"],
+        "soft read": soft["accuracy"],
+        "argmax read": hard["accuracy"],
+        "slot found": hard["retrieval"],
+        **read_sharpness(net.scores(batch)),
+    }
+
+
 @torch.no_grad()
 def read_sharpness(scores: Tensor) -> dict[str, float]:
     """How peaked the read weights ``softmax(scores)`` are.
@@ -204,6 +295,26 @@ def read_sharpness(scores: Tensor) -> dict[str, float]:
     log_w = torch.log_softmax(scores, dim=-1)
     entropy = -(log_w.exp() * log_w).sum(-1)
     return {"entropy": entropy.mean().item(), "max_weight": log_w.max(-1).values.exp().mean().item()}
+
+
+def soft_read(logits: Tensor, f: LossFn) -> Estimate:
+    """Soft attention written as an estimator: ``z = softmax(logits)``, exact backpropagation.
+
+    .. math:: z = \\mathrm{softmax}(\\ell),\\quad \\hat g = \\nabla_\\ell f(z)
+
+    It lets a soft reader train wherever an estimator is expected (e.g.
+    :func:`hardattn_utils.train_retrieval_seeds`), next to the hard ones.
+
+    Args:
+        logits: (..., m) read scores.
+        f: loss of a selection, (..., m) -> (...).
+
+    Returns:
+        ``Estimate(surrogate=f(z).mean(), loss=f(z) detached, z)``. Chapter 8.
+    """
+    z = torch.softmax(logits, dim=-1)
+    loss = f(z)
+    return Estimate(loss.mean(), loss.detach(), z)
 
 
 def _best_time(fn: Callable[[], object], repeats: int) -> float:

@@ -1,5 +1,7 @@
 """Copy task, copy model, memory-read helpers (chapter 8)."""
 
+import math
+
 import pytest
 import torch
 
@@ -92,3 +94,45 @@ def test_errors_name_the_argument():
         ha.read_sharpness(torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match="num_slots"):
         ha.read_timing([])
+
+
+def test_soft_read_backpropagates_through_the_softmax():
+    logits = torch.randn(4, 6, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    weights = torch.randn(6, generator=torch.Generator().manual_seed(1))
+    estimate = ha.memory.soft_read(logits, lambda z: (z * weights).sum(-1))
+    estimate.surrogate.backward()
+    expected = logits.detach().clone().requires_grad_(True)
+    (torch.softmax(expected, -1) * weights).sum(-1).mean().backward()
+    torch.testing.assert_close(logits.grad, expected.grad)
+    torch.testing.assert_close(estimate.z.sum(-1), torch.ones(4))
+    assert estimate.loss.shape == (4,) and not estimate.loss.requires_grad
+
+
+def test_train_copy_seeds_logs_every_seed_and_repeats_exactly():
+    task = ha.CopyTask(length=4, vocab_size=3, num_rare=10)
+    test = task.sample(20, torch.Generator().manual_seed(9))
+    runs = [
+        ha.memory.train_copy_seeds(task, read, test, num_steps=3, seeds=[0, 1], hidden=8, eval_every=2)
+        for read in ("soft", "st_gumbel", "soft")
+    ]
+    nets, log = runs[0]
+    assert sorted(nets) == [0, 1] and set(log["seed"]) == {0, 1}
+    assert {"accuracy", "rare_copied", "rare_prob"} <= set(log["metric"])
+    assert set(runs[1][1]["label"]) == {"st_gumbel"}
+    cols = ["seed", "step", "metric", "value"]
+    assert runs[0][1][cols].equals(runs[2][1][cols])
+    with pytest.raises(ValueError, match="read"):
+        ha.memory.train_copy_seeds(task, "argmax", test, num_steps=1)
+
+
+def test_reader_summary_reads_both_ways():
+    task = ha.RetrievalTask(num_positions=6, key_dim=4, num_classes=3)
+    batch = task.sample(30, torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    net = ha.RetrievalNet(4, 3)
+    soft, hard = ha.memory.reader_summary(net, batch, "soft"), ha.memory.reader_summary(net, batch, "argmax")
+    assert soft["accuracy, own read"] == soft["soft read"] == hard["soft read"]
+    assert hard["accuracy, own read"] == hard["argmax read"] == net.accuracy(batch)["accuracy"]
+    assert 0 <= soft["entropy"] <= math.log(6) + 1e-6 and soft["slot found"] == hard["slot found"]
+    with pytest.raises(ValueError, match="own"):
+        ha.memory.reader_summary(net, batch, "sample")

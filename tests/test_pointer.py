@@ -1,5 +1,6 @@
 """Sorting task and pointer network (chapter 7)."""
 
+import pandas as pd
 import pytest
 import torch
 
@@ -87,3 +88,22 @@ def test_errors_name_the_argument():
         model.decode(torch.rand(5))
     with pytest.raises(ValueError, match="mode"):
         model.decode(torch.zeros(2, 3), mode="beam")
+
+
+def test_train_pointer_seeds_logs_every_seed_and_repeats_exactly():
+    task = ha.SortingTask(length=4, num_values=20)
+    tests = {4: task.sample(50, torch.Generator().manual_seed(9))}
+    runs = [
+        ha.pointer.train_pointer_seeds(
+            task, method, tests, num_steps=3, seeds=[0, 1], hidden=8, batch_size=8, eval_every=2
+        )
+        for method in ("teacher forcing", "REINFORCE + self-critical", "teacher forcing")
+    ]
+    nets, log = runs[0]
+    assert sorted(nets) == [0, 1] and set(log["seed"]) == {0, 1}
+    assert {"exact (n=4)", "per_position (n=4)"} <= set(log["metric"])
+    assert set(runs[1][1]["label"]) == {"REINFORCE + self-critical"}
+    cols = ["seed", "step", "metric", "value"]
+    pd.testing.assert_frame_equal(log[cols], runs[2][1][cols])
+    with pytest.raises(ValueError, match="method"):
+        ha.pointer.train_pointer_seeds(task, "beam search", tests, num_steps=1)
