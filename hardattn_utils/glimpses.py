@@ -13,13 +13,17 @@ Shapes: B images, H = W canvas side, s glimpse side, G glimpse positions per axi
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from .estimators import sample_one_hot
+from .seeds import SEEDS, SeedStack
 from .train import Objective
 
 __all__ = [
@@ -30,9 +34,13 @@ __all__ = [
     "cluttered_canvases",
     "extract_glimpse",
     "glimpse_accuracy",
+    "glimpse_loss",
     "glimpse_objective",
     "grid_size",
     "num_parameters",
+    "seed_accuracy",
+    "train_seeds",
+    "whole_image_loss",
 ]
 
 
@@ -167,6 +175,11 @@ def extract_glimpse(
         raise ValueError(f"cell must be a long tensor of shape ({len(images)},), got {cell!r}")
     if ((cell < 0) | (cell >= g * g)).any():
         raise ValueError(f"cell must lie in [0, {g * g}) for a {g}×{g} grid")
+    return _read(images, cell, g, glimpse_size, stride, num_scales)
+
+
+def _read(images: Tensor, cell: Tensor, g: int, glimpse_size: int, stride: int, num_scales: int) -> Tensor:
+    """:func:`extract_glimpse` without the checks (no data-dependent branch, so ``vmap`` can run it)."""
     pad = glimpse_size * (2 ** (num_scales - 1) - 1) // 2
     padded = F.pad(images, (pad, pad, pad, pad)) if pad else images
     top, left = (cell // g) * stride + pad, (cell % g) * stride + pad
@@ -176,6 +189,14 @@ def extract_glimpse(
         patch = _window(padded, top - shift, left - shift, glimpse_size * 2**j)
         scales.append(F.avg_pool2d(patch.unsqueeze(1), 2**j).squeeze(1) if j else patch)
     return torch.stack(scales, dim=1)
+
+
+def _gru(cell: nn.GRUCell, x: Tensor, h: Tensor) -> Tensor:
+    """``cell(x, h)`` written out with ``F.linear`` (``vmap`` has no batching rule for ``gru_cell``)."""
+    i_r, i_z, i_n = F.linear(x, cell.weight_ih, cell.bias_ih).chunk(3, -1)
+    h_r, h_z, h_n = F.linear(h, cell.weight_hh, cell.bias_hh).chunk(3, -1)
+    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+    return (1 - z) * torch.tanh(i_n + r * h_n) + z * h
 
 
 @dataclass(frozen=True)
@@ -238,12 +259,10 @@ class GlimpseNet(nn.Module):
         self.baseline = nn.Linear(hidden, 1)
 
     def _step(self, images: Tensor, cell: Tensor, state: Tensor) -> Tensor:
-        patch = extract_glimpse(
-            images, cell, glimpse_size=self.glimpse_size, stride=self.stride, num_scales=self.num_scales
-        )
+        patch = _read(images, cell, self.grid, self.glimpse_size, self.stride, self.num_scales)
         where = torch.stack([cell // self.grid, cell % self.grid], -1).float() / max(self.grid - 1, 1)
         glimpse = F.relu(self.what(patch.flatten(1)) + self.where(where))
-        return self.core(glimpse, state)
+        return _gru(self.core, glimpse, state)
 
     def _choose(self, state: Tensor, policy: str, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
         logits = self.locate(state).view(len(state), 2, self.grid)  # (B, 2, G): row, column
@@ -251,8 +270,10 @@ class GlimpseNet(nn.Module):
             rowcol = logits.argmax(-1)
         elif policy == "uniform":
             rowcol = torch.randint(self.grid, (len(state), 2), generator=generator, device=state.device)
-        else:
+        elif generator is not None:
             rowcol = sample_one_hot(logits, generator=generator)[0].argmax(-1)
+        else:  # Gumbel-max with the global generator: no checks, so ``vmap`` can run it
+            rowcol = (logits - torch.rand_like(logits).log().neg().log()).argmax(-1)
         log_p = torch.log_softmax(logits, -1).gather(-1, rowcol.unsqueeze(-1)).squeeze(-1).sum(-1)
         return rowcol[:, 0] * self.grid + rowcol[:, 1], log_p
 
@@ -286,7 +307,8 @@ class GlimpseNet(nn.Module):
         """Multiply-adds ×2 per image, counted from the layer sizes (reads and pooling: one op per pixel)."""
         s, h, j = self.glimpse_size, self.hidden, self.num_scales
         retina = sum((s * 2**k) ** 2 for k in range(j))
-        per_glimpse = retina + 2 * (j * s * s * h + 2 * h) + 2 * 3 * 2 * h * h + 2 * h * (2 * self.grid + 11)
+        heads = 2 * self.grid + self.classify.out_features + 1  # location, classes, baseline
+        per_glimpse = retina + 2 * (j * s * s * h + 2 * h) + 2 * 3 * 2 * h * h + 2 * h * heads
         return self.num_glimpses * per_glimpse
 
 
@@ -315,8 +337,15 @@ class WholeImageNet(nn.Module):
         return 2 * self.hidden * (self.canvas_size**2 + self.net[-1].out_features)
 
 
-def glimpse_objective(generator: torch.Generator | None = None) -> Objective:
-    """Objective for :func:`hardattn_utils.fit` training a :class:`GlimpseNet` on :class:`Canvases`.
+def glimpse_loss(
+    model: GlimpseNet,
+    images: Tensor,
+    labels: Tensor,
+    *,
+    policy: str = "sample",
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """The training loss of a :class:`GlimpseNet` on (B, H, W) ``images``, and its (T, B, C) logits.
 
     .. math:: \\mathcal L = \\frac1T\\sum_t \\mathrm{CE}_t
        + \\sum_t \\big(\\mathrm{sg}(R_t) - \\mathrm{sg}(b_t)\\big)\\log \\pi(c_t)
@@ -325,22 +354,41 @@ def glimpse_objective(generator: torch.Generator | None = None) -> Objective:
     The location policy gets REINFORCE (chapter 3): the loss of choice ``c_t`` is
     the mean classification loss from glimpse t on (choices cannot affect earlier
     losses), and the learned baseline ``b_t`` sees only the state before the choice
-    it scores, so the estimate stays unbiased (chapter 4).
+    it scores, so the estimate stays unbiased (chapter 4). With ``policy="uniform"``
+    the locations are random and only the classifier is trained (the fair control:
+    a classifier trained *with* random glimpses). No ``.item()`` or data-dependent
+    branch, so :class:`hardattn_utils.SeedStack` can ``vmap`` it (``generator=None``).
 
     Reference: Mnih et al. (2014); Williams (1992). Chapter 10.
     """
+    if policy not in ("sample", "uniform"):
+        raise ValueError(f"policy must be 'sample' or 'uniform' for training, got {policy!r}")
+    trace = model(images, policy=policy, generator=generator)
+    logits = trace.class_logits
+    ce = F.cross_entropy(logits.flatten(0, 1), labels.repeat(len(logits)), reduction="none")
+    ce = ce.view(logits.shape[:2])  # (T, B)
+    if policy == "uniform":
+        return ce.mean(), logits
+    steps = torch.arange(len(ce), 0, -1, device=ce.device).unsqueeze(-1)
+    to_go = ce.detach().flip(0).cumsum(0).flip(0) / steps  # (T, B) mean CE from step t on
+    reinforce = ((to_go - trace.baselines.detach()) * trace.log_probs).sum(0).mean()
+    baseline = (trace.baselines - to_go).pow(2).sum(0).mean()
+    return ce.mean() + reinforce + baseline, logits
+
+
+def glimpse_objective(generator: torch.Generator | None = None) -> Objective:
+    """Objective for :func:`hardattn_utils.fit` training a :class:`GlimpseNet` on :class:`Canvases`.
+
+    The loss is :func:`glimpse_loss` (REINFORCE for the locations, backpropagation for
+    the rest); the metrics are the last glimpse's loss and accuracy.
+    Chapter 10.
+    """
 
     def objective(model: GlimpseNet, batch: Canvases, step: int) -> tuple[Tensor, dict[str, float]]:
-        trace = model(batch.images, generator=generator)
-        logits = trace.class_logits
-        ce = F.cross_entropy(logits.flatten(0, 1), batch.labels.repeat(len(logits)), reduction="none")
-        ce = ce.view(logits.shape[:2])  # (T, B)
-        steps = torch.arange(len(ce), 0, -1, device=ce.device).unsqueeze(-1)
-        to_go = ce.detach().flip(0).cumsum(0).flip(0) / steps  # (T, B) mean CE from step t on
-        policy = ((to_go - trace.baselines.detach()) * trace.log_probs).sum(0).mean()
-        baseline = (trace.baselines - to_go).pow(2).sum(0).mean()
+        loss, logits = glimpse_loss(model, batch.images, batch.labels, generator=generator)
         accuracy = (logits[-1].argmax(-1) == batch.labels).float().mean()
-        return ce.mean() + policy + baseline, {"loss": ce[-1].mean().item(), "accuracy": accuracy.item()}
+        last = F.cross_entropy(logits[-1], batch.labels)
+        return loss, {"loss": last.item(), "accuracy": accuracy.item()}
 
     return objective
 
@@ -364,3 +412,75 @@ def glimpse_accuracy(
         **{f"accuracy@{t + 1}": c.float().mean().item() for t, c in enumerate(correct)},
         "found digit": found,
     }
+
+
+def whole_image_loss(model: nn.Module, images: Tensor, labels: Tensor) -> Tensor:
+    """Cross-entropy of a whole-image model on (B, H, W) ``images``; for :func:`train_seeds`. Chapter 10."""
+    return F.cross_entropy(model(images), labels)
+
+
+def train_seeds(
+    make: Callable[[], nn.Module],
+    loss: Callable[[nn.Module, Tensor, Tensor], Tensor],
+    canvases: Canvases,
+    num_steps: int,
+    *,
+    seeds: Iterable[int] = SEEDS,
+    batch_size: int = 64,
+    lr: float = 1e-2,
+    label: str = "",
+) -> SeedStack:
+    """Train one copy of ``make()`` per seed, all copies at once (:class:`SeedStack`, ``vmap``).
+
+    Copy ``s`` starts from ``torch.manual_seed(s); make()``; every copy sees the same
+    batches (step t draws ``batch_size`` canvases with seed t) and its own sampling
+    noise; Adam on the *sum* of the copies' losses trains each as it would alone.
+
+    Args:
+        make: builds one model (e.g. ``lambda: GlimpseNet(16, num_scales=1)``).
+        loss: ``(model, images (B, H, W), labels (B,)) -> scalar``, vmap-safe
+            (e.g. ``lambda m, x, y: glimpse_loss(m, x, y)[0]`` or :func:`whole_image_loss`).
+        canvases: the training canvases.
+        num_steps: Adam steps.
+        seeds: one copy per seed.
+        batch_size: canvases per step.
+        lr: Adam's learning rate.
+        label: the progress bar's text.
+
+    Returns:
+        The trained stack; ``stack.copy_of(i)`` is seed ``stack.seeds[i]``'s model. Chapter 10.
+    """
+    _int_at_least("num_steps", num_steps, 1)
+    stack = SeedStack(make, seeds)
+    optimizer = torch.optim.Adam(stack.parameters(), lr=lr)
+    for step in tqdm(range(num_steps), desc=label, leave=False):
+        index = torch.randint(
+            len(canvases.labels), (batch_size,), generator=torch.Generator().manual_seed(step)
+        )
+        losses = stack.apply(loss, canvases.images[index], canvases.labels[index])  # (S,)
+        optimizer.zero_grad()
+        losses.sum().backward()
+        optimizer.step()
+    return stack
+
+
+@torch.no_grad()
+def seed_accuracy(
+    stack: SeedStack, canvases: Canvases, *, policy: str = "greedy", seed: int = 0
+) -> pd.DataFrame:
+    """Test accuracy of every copy in ``stack``: one row per seed (tidy, with a ``seed`` column).
+
+    Glimpse networks get :func:`glimpse_accuracy` (``accuracy@t`` for every t and
+    ``found digit``) under ``policy``, with ``torch.Generator().manual_seed(seed)`` for
+    its randomness; other models get ``accuracy`` of their logits. Chapter 10.
+    """
+    rows = []
+    for i, s in enumerate(stack.seeds):
+        model = stack.copy_of(i).eval()
+        if isinstance(model, GlimpseNet):
+            gen = torch.Generator().manual_seed(seed)
+            row = glimpse_accuracy(model, canvases, policy=policy, generator=gen)
+        else:
+            row = {"accuracy": (model(canvases.images).argmax(-1) == canvases.labels).float().mean().item()}
+        rows.append({"seed": s, **row})
+    return pd.DataFrame(rows)

@@ -15,16 +15,18 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .estimators import Estimate, LossFn, sample_one_hot
-from .train import Objective, estimator_objective
+from .train import Objective, estimator_objective, fit
 
 __all__ = [
     "CategoricalVAE",
     "exact_negative_elbo",
+    "fit_vae",
     "latent_traversal",
     "log_marginal_likelihood",
     "negative_elbo",
@@ -251,3 +253,63 @@ def tile_images(images: Tensor, side: int = 8, pad: int = 0) -> Tensor:
     grid = F.pad(images.reshape(rows, cols, side, side), (0, pad, 0, pad)).permute(0, 2, 1, 3)
     grid = grid.reshape(rows * (side + pad), cols * (side + pad))
     return grid[: grid.shape[0] - pad, : grid.shape[1] - pad]
+
+
+def fit_vae(
+    estimator: str | Callable[..., Estimate],
+    x_train: Tensor,
+    num_steps: int,
+    *,
+    seed: int,
+    batch_size: int = 128,
+    lr: float = 3e-3,
+    num_latents: int = 4,
+    num_categories: int = 10,
+    evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
+    eval_every: int = 50,
+    label: str = "",
+    **hyper: Any,
+) -> tuple[CategoricalVAE, pd.DataFrame]:
+    """Train one :class:`CategoricalVAE` for one seed with :func:`vae_objective`.
+
+    The seed fixes the initial weights (``torch.manual_seed(seed)``), the batches and
+    the estimator's sampling noise. Step t draws 128 training indices with seed
+    ``1000 * seed + t`` and keeps the first ``batch_size``, so every run of a seed
+    sees the same images, a smaller batch a prefix of the larger one (equal-cost
+    comparisons: 32 images × 4 samples against 128 × 1).
+
+    Args:
+        estimator: as for :func:`vae_objective` (a stateful one, such as a
+            moving-average baseline, must be fresh for every run).
+        x_train: (n, D) binary training images.
+        num_steps: Adam steps.
+        seed: the run's seed.
+        batch_size: images per step (<= 128).
+        **hyper: the estimator's hyper-parameters.
+
+    Returns:
+        ``(model, log)``: the trained VAE and :func:`hardattn_utils.fit`'s log with a
+        ``seed`` column. Chapter 9.
+    """
+    if not 1 <= _positive_int("batch_size", batch_size) <= 128:
+        raise ValueError(f"batch_size must be at most 128, got {batch_size}")
+
+    def batches(step: int) -> Tensor:
+        gen = torch.Generator().manual_seed(1000 * seed + step)
+        return x_train[torch.randint(len(x_train), (128,), generator=gen)[:batch_size]]
+
+    torch.manual_seed(seed)
+    model = CategoricalVAE(num_latents=num_latents, num_categories=num_categories)
+    objective = vae_objective(estimator, generator=torch.Generator().manual_seed(100 + seed), **hyper)
+    log = fit(
+        model,
+        objective,
+        batches,
+        num_steps,
+        lr=lr,
+        evaluate=evaluate,
+        eval_every=eval_every,
+        label=label,
+        progress=False,
+    )
+    return model, log.assign(seed=seed)

@@ -100,3 +100,65 @@ def test_errors_name_arguments():
     with pytest.raises(ValueError, match="images"):
         ha.GlimpseNet(24)(torch.zeros(2, 16, 16))
     assert isinstance(Canvases, type)
+
+
+def test_flops_count_the_real_number_of_classes():
+    ten, hundred = ha.GlimpseNet(24).flops(), ha.GlimpseNet(24, num_classes=100).flops()
+    # 3 glimpses, each with a (hidden=64) × classes read-out: 2 FLOPs per multiply-add
+    assert hundred - ten == 3 * 2 * 64 * 90
+
+
+def test_gru_written_out_matches_gru_cell():
+    from hardattn_utils.glimpses import _gru
+
+    torch.manual_seed(0)
+    cell, x, h = torch.nn.GRUCell(5, 7), torch.randn(3, 5), torch.randn(3, 7)
+    torch.testing.assert_close(_gru(cell, x, h), cell(x, h))
+
+
+def test_train_seeds_trains_each_copy_as_it_would_train_alone():
+    digits, labels = _digits(40)
+    canvases = ha.cluttered_canvases(
+        digits, labels, 64, canvas_size=16, generator=torch.Generator().manual_seed(0)
+    )
+    g = ha.glimpses
+    make = lambda: ha.WholeImageNet(16, hidden=8)  # noqa: E731
+    stack = g.train_seeds(make, g.whole_image_loss, canvases, 5, seeds=[3, 4], batch_size=16)
+    torch.manual_seed(4)
+    alone = make()
+    optimizer = torch.optim.Adam(alone.parameters(), lr=1e-2)
+    for step in range(5):
+        index = torch.randint(64, (16,), generator=torch.Generator().manual_seed(step))
+        optimizer.zero_grad()
+        g.whole_image_loss(alone, canvases.images[index], canvases.labels[index]).backward()
+        optimizer.step()
+    for a, b in zip(stack.copy_of(1).parameters(), alone.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    frame = g.seed_accuracy(stack, canvases)
+    assert list(frame["seed"]) == [3, 4] and frame["accuracy"].between(0, 1).all()
+
+
+def test_train_seeds_runs_the_glimpse_policies_under_vmap():
+    digits, labels = _digits(40)
+    canvases = ha.cluttered_canvases(
+        digits, labels, 32, canvas_size=16, generator=torch.Generator().manual_seed(0)
+    )
+    g = ha.glimpses
+    make = lambda: ha.GlimpseNet(16, num_scales=1, num_glimpses=2, hidden=8)  # noqa: E731
+    for policy in ("sample", "uniform"):
+        loss = lambda m, x, y, p=policy: g.glimpse_loss(m, x, y, policy=p)[0]  # noqa: E731
+        stack = g.train_seeds(make, loss, canvases, 3, seeds=[0, 1], batch_size=8)
+        torch.manual_seed(1)
+        start = make()
+        moved = (stack.copy_of(1).classify.weight - start.classify.weight).abs().max()
+        assert 0 < moved < 0.1  # three small Adam steps from the seed's own start
+        frame = g.seed_accuracy(stack, canvases, policy="greedy")
+        assert set(frame.columns) == {"seed", "accuracy@1", "accuracy@2", "found digit"}
+
+
+def test_glimpse_loss_rejects_greedy_training():
+    model = ha.GlimpseNet(16)
+    with pytest.raises(ValueError, match="policy"):
+        ha.glimpses.glimpse_loss(
+            model, torch.zeros(2, 16, 16), torch.zeros(2, dtype=torch.long), policy="greedy"
+        )

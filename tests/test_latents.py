@@ -128,3 +128,17 @@ def test_errors_name_arguments():
         log_marginal_likelihood(model, torch.zeros(1, 64), max_codes=10)
     with pytest.raises(ValueError, match="num_samples"):
         negative_elbo(model, torch.zeros(1, 64), num_samples=0)
+
+
+def test_fit_vae_is_reproducible_per_seed():
+    x = (torch.rand(40, 64, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    runs = [
+        ha.latents.fit_vae("ST softmax", x, 3, seed=s, batch_size=b)
+        for s, b in [(2, 128), (2, 32), (2, 128), (3, 128)]
+    ]
+    same = lambda a, b: all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))  # noqa: E731
+    assert same(runs[0][0], runs[2][0])  # same seed, same batches: the same model
+    assert not same(runs[0][0], runs[1][0]) and not same(runs[0][0], runs[3][0])
+    assert "seed" in runs[3][1].columns and isinstance(runs[3][0], CategoricalVAE)
+    with pytest.raises(ValueError, match="batch_size"):
+        ha.latents.fit_vae("ST softmax", x, 1, seed=0, batch_size=129)
