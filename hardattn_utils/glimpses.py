@@ -4,8 +4,8 @@ A recurrent glimpse network in the spirit of Mnih et al. (2014) picks one cell
 of a grid of glimpse positions at every step (hard attention over the grid),
 reads a small (optionally multi-resolution) patch there and updates a GRU state; it is
 trained with the classification loss plus REINFORCE with a learned baseline for
-the location choices. A whole-image MLP is the comparison. Chapter 10
-(``10_glimpses``) trains both and counts their compute as the canvas grows.
+the location choices. A whole-image MLP is the comparison. Chapter 11
+(``11_glimpses``) trains both and counts their compute as the canvas grows.
 
 Shapes: B images, H = W canvas side, s glimpse side, G glimpse positions per axis
 (G² in all), T glimpses, C classes.
@@ -108,7 +108,7 @@ def cluttered_canvases(
         clutter_size: side of a clutter crop (<= s).
         generator: source of randomness; the same state gives the same canvases.
 
-    Reference: the cluttered digits of Mnih et al. (2014). Chapter 10.
+    Reference: the cluttered digits of Mnih et al. (2014). Chapter 11.
     """
     if not isinstance(digits, Tensor) or digits.dim() != 3 or digits.shape[1] != digits.shape[2]:
         raise ValueError(f"digits must have shape (n, s, s), got {getattr(digits, 'shape', digits)!r}")
@@ -165,7 +165,7 @@ def extract_glimpse(
     Returns:
         (B, J, s, s) glimpses.
 
-    Reference: the retina of Mnih et al. (2014). Chapter 10.
+    Reference: the retina of Mnih et al. (2014). Chapter 11.
     """
     if not isinstance(images, Tensor) or images.dim() != 3:
         raise ValueError(f"images must have shape (B, H, W), got {getattr(images, 'shape', images)!r}")
@@ -231,7 +231,7 @@ class GlimpseNet(nn.Module):
     choice is hard attention over the G² cells while the location head costs only
     O(G); compute per image barely depends on the canvas (:meth:`flops`).
 
-    Reference: Mnih, Heess, Graves & Kavukcuoglu (2014). Chapter 10.
+    Reference: Mnih, Heess, Graves & Kavukcuoglu (2014). Chapter 11.
     """
 
     def __init__(
@@ -317,7 +317,7 @@ class WholeImageNet(nn.Module):
 
     .. math:: \\hat y = \\mathrm{softmax}(W_2\\,\\mathrm{relu}(W_1 \\mathrm{vec}(x)))
 
-    Chapter 10.
+    Chapter 11.
     """
 
     def __init__(self, canvas_size: int = 24, *, hidden: int = 64, num_classes: int = 10) -> None:
@@ -359,7 +359,7 @@ def glimpse_loss(
     a classifier trained *with* random glimpses). No ``.item()`` or data-dependent
     branch, so :class:`hardattn_utils.SeedStack` can ``vmap`` it (``generator=None``).
 
-    Reference: Mnih et al. (2014); Williams (1992). Chapter 10.
+    Reference: Mnih et al. (2014); Williams (1992). Chapter 11.
     """
     if policy not in ("sample", "uniform"):
         raise ValueError(f"policy must be 'sample' or 'uniform' for training, got {policy!r}")
@@ -381,7 +381,7 @@ def glimpse_objective(generator: torch.Generator | None = None) -> Objective:
 
     The loss is :func:`glimpse_loss` (REINFORCE for the locations, backpropagation for
     the rest); the metrics are the last glimpse's loss and accuracy.
-    Chapter 10.
+    Chapter 11.
     """
 
     def objective(model: GlimpseNet, batch: Canvases, step: int) -> tuple[Tensor, dict[str, float]]:
@@ -415,7 +415,7 @@ def glimpse_accuracy(
 
 
 def whole_image_loss(model: nn.Module, images: Tensor, labels: Tensor) -> Tensor:
-    """Cross-entropy of a whole-image model on (B, H, W) ``images``; for :func:`train_seeds`. Chapter 10."""
+    """Cross-entropy of a whole-image model on (B, H, W) ``images``; for :func:`train_seeds`. Chapter 11."""
     return F.cross_entropy(model(images), labels)
 
 
@@ -448,7 +448,7 @@ def train_seeds(
         label: the progress bar's text.
 
     Returns:
-        The trained stack; ``stack.copy_of(i)`` is seed ``stack.seeds[i]``'s model. Chapter 10.
+        The trained stack; ``stack.copy_of(i)`` is seed ``stack.seeds[i]``'s model. Chapter 11.
     """
     _int_at_least("num_steps", num_steps, 1)
     stack = SeedStack(make, seeds)
@@ -472,7 +472,7 @@ def seed_accuracy(
 
     Glimpse networks get :func:`glimpse_accuracy` (``accuracy@t`` for every t and
     ``found digit``) under ``policy``, with ``torch.Generator().manual_seed(seed)`` for
-    its randomness; other models get ``accuracy`` of their logits. Chapter 10.
+    its randomness; other models get ``accuracy`` of their logits. Chapter 11.
     """
     rows = []
     for i, s in enumerate(stack.seeds):

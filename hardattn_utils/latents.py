@@ -3,7 +3,7 @@
 ``N`` latent variables of ``K`` categories each, a small MLP encoder and decoder,
 a Bernoulli likelihood and a uniform categorical prior; the KL term is exact
 (summed over the ``K`` categories), so only the reconstruction term needs a
-gradient estimator. Chapter 9 (``09_discrete_latents``) trains it with each one.
+gradient estimator. Chapter 10 (``10_discrete_latents``) trains it with each one.
 
 Shapes: B images, N latent variables, K categories, D = 64 pixels, S samples.
 """
@@ -59,7 +59,7 @@ class CategoricalVAE(nn.Module):
     As a *selection model* it exposes ``scores(x)`` (B, N, K) and
     ``selection_loss(x)``, so :func:`hardattn_utils.estimator_objective` drives it.
 
-    Reference: Jang, Gu & Poole (2017); Kingma & Welling (2014). Chapter 9.
+    Reference: Jang, Gu & Poole (2017); Kingma & Welling (2014). Chapter 10.
     """
 
     def __init__(
@@ -134,7 +134,7 @@ def vae_objective(estimator: str | Callable[..., Estimate], **hyper: Any) -> Obj
     Returns:
         ``(model, x, step) -> (surrogate, {"loss": train negative ELBO, "kl": KL})``.
 
-    Chapter 9.
+    Chapter 10.
     """
     inner = estimator_objective(estimator, **hyper)
 
@@ -163,7 +163,7 @@ def negative_elbo(
         num_samples: S one-hot samples per image.
         generator: source of randomness.
 
-    Chapter 9.
+    Chapter 10.
     """
     _positive_int("num_samples", num_samples)
     z, _ = sample_one_hot(model.scores(x), num_samples, generator)
@@ -196,7 +196,7 @@ def log_marginal_likelihood(model: CategoricalVAE, x: Tensor, *, max_codes: int 
         x: (B, D) binary images.
         max_codes: refuse (``ValueError``) when K**N exceeds this.
 
-    Chapter 9.
+    Chapter 10.
     """
     log_lik, _ = _log_likelihoods(model, x, max_codes)
     return torch.logsumexp(log_lik, dim=-1) - model.num_latents * math.log(model.num_categories)
@@ -208,7 +208,7 @@ def exact_negative_elbo(model: CategoricalVAE, x: Tensor, *, max_codes: int = 10
 
     .. math:: -\\mathrm{ELBO}(x) = \\sum_z q(z\\mid x)\\,(-\\log p(x\\mid z)) + \\mathrm{KL}
 
-    Args: as :func:`log_marginal_likelihood`. Chapter 9.
+    Args: as :func:`log_marginal_likelihood`. Chapter 10.
     """
     log_lik, codes = _log_likelihoods(model, x, max_codes)
     log_q = torch.log_softmax(model.scores(x), -1)  # (B, N, K)
@@ -289,7 +289,7 @@ def fit_vae(
 
     Returns:
         ``(model, log)``: the trained VAE and :func:`hardattn_utils.fit`'s log with a
-        ``seed`` column. Chapter 9.
+        ``seed`` column. Chapter 10.
     """
     if not 1 <= _positive_int("batch_size", batch_size) <= 128:
         raise ValueError(f"batch_size must be at most 128, got {batch_size}")

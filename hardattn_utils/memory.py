@@ -1,7 +1,7 @@
 """Copying and memory reads: a copy task with rare tokens, a pointer-generator copy model,
 hard and soft key-value memory reads, and "train soft, deploy hard" helpers.
 
-Chapter 8 (``08_copy_and_memory``). Shapes: B batch, L sequence length, m memory
+Chapter 9 (``09_copy_and_memory``). Shapes: B batch, L sequence length, m memory
 slots, d features, V output vocabulary.
 """
 
@@ -63,7 +63,7 @@ class CopyTask:
     is instead, with probability ``rare_prob``, one of ``num_rare`` rare ids that the
     model sees only as "unknown" (a shared embedding), like out-of-vocabulary names.
 
-    Chapter 8.
+    Chapter 9.
     """
 
     length: int = 8
@@ -99,7 +99,7 @@ class CopyNet(nn.Module):
     one-hot (hard copy, inference). Rare tokens share one "unknown" embedding, so
     only the copy path can output them.
 
-    Reference: Gu et al. (2016); See, Liu & Manning (2017). Chapter 8.
+    Reference: Gu et al. (2016); See, Liu & Manning (2017). Chapter 9.
     """
 
     def __init__(self, task: CopyTask, hidden: int = 32) -> None:
@@ -160,7 +160,7 @@ def copy_objective(
         tau: Gumbel-Softmax temperature for ``"st_gumbel"``.
         generator: source of the Gumbel noise.
 
-    Reference: Jang, Gu & Poole (2017) for ST-Gumbel. Chapter 8.
+    Reference: Jang, Gu & Poole (2017) for ST-Gumbel. Chapter 9.
     """
     if read not in ("soft", "st_gumbel"):
         raise ValueError(f"read must be 'soft' or 'st_gumbel' for training, got {read!r}")
@@ -223,7 +223,7 @@ def train_copy_seeds(
 
     Returns:
         ``(nets, log)``: the trained model per seed and a tidy log with a ``seed``
-        column. Chapter 8.
+        column. Chapter 9.
     """
     if read not in ("soft", "st_gumbel"):
         raise ValueError(f"read must be 'soft' or 'st_gumbel', got {read!r}")
@@ -263,7 +263,7 @@ def reader_summary(
 
     Returns:
         ``{"accuracy, own read", "soft read", "argmax read", "slot found", "entropy",
-        "max_weight"}`` (see :func:`read_sharpness`). Chapter 8.
+        "max_weight"}`` (see :func:`read_sharpness`). Chapter 9.
     """
     if own not in ("soft", "argmax"):
         raise ValueError(f"own must be 'soft' or 'argmax', got {own!r}")
@@ -310,7 +310,7 @@ def soft_read(logits: Tensor, f: LossFn) -> Estimate:
         f: loss of a selection, (..., m) -> (...).
 
     Returns:
-        ``Estimate(surrogate=f(z).mean(), loss=f(z) detached, z)``. Chapter 8.
+        ``Estimate(surrogate=f(z).mean(), loss=f(z) detached, z)``. Chapter 9.
     """
     z = torch.softmax(logits, dim=-1)
     loss = f(z)

@@ -1,6 +1,6 @@
 """Pointer networks: a sorting task and a small pointer network that decodes by pointing.
 
-Chapter 7 (``07_pointer_networks``) trains it with teacher forcing and with
+Chapter 8 (``08_pointer_networks``) trains it with teacher forcing and with
 REINFORCE and a self-critical baseline. Shapes: B batch, n input positions
 (= output steps), h hidden features.
 """
@@ -59,7 +59,7 @@ class SortingTask:
     Reference: Vinyals, Bengio & Kudlur (2016), "Order Matters", who sort numbers
     with a pointer network (Vinyals, Fortunato & Jaitly (2015) introduced pointer
     networks for convex hulls, Delaunay triangulations and travelling-salesman tours).
-    Chapter 7.
+    Chapter 8.
     """
 
     length: int = 10
@@ -108,7 +108,7 @@ class PointerNet(nn.Module):
     the decoder is fed the encoding of the position it pointed at last. Positions
     already pointed at are masked, so every decoding is a permutation.
 
-    Reference: Vinyals, Fortunato & Jaitly (2015). Chapter 7.
+    Reference: Vinyals, Fortunato & Jaitly (2015). Chapter 8.
     """
 
     def __init__(
@@ -209,7 +209,7 @@ def teacher_forcing_objective(model: PointerNet, batch: SortingBatch, step: int 
 
     .. math:: L = -\\frac1n \\sum_t \\log p(\\pi^*_t \\mid \\pi^*_{<t}, x)
 
-    An objective for :func:`hardattn_utils.fit`. Chapter 7.
+    An objective for :func:`hardattn_utils.fit`. Chapter 8.
     """
     return -model.teacher_forced(batch).log_p.mean()
 
@@ -237,7 +237,7 @@ def self_critical_objective(
     Returns:
         An objective ``(model, batch, step) -> (surrogate, metrics)`` for :func:`hardattn_utils.fit`.
 
-    Reference: Williams (1992); Rennie et al. (2017). Chapter 7.
+    Reference: Williams (1992); Rennie et al. (2017). Chapter 8.
     """
 
     def objective(model: PointerNet, batch: SortingBatch, step: int) -> tuple[Tensor, dict[str, Tensor]]:
@@ -296,7 +296,7 @@ def train_pointer_seeds(
     Returns:
         ``(nets, log)``: the trained network per seed and a tidy log (``label`` =
         ``method``, a ``seed`` column, metrics ``exact (n=N)``, ``per_position (n=N)``,
-        ``train_loss``). Chapter 7.
+        ``train_loss``). Chapter 8.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")

@@ -1,4 +1,4 @@
-"""Tests of the cluttered canvases and the glimpse network (chapter 10)."""
+"""Tests of the cluttered canvases and the glimpse network (chapter 11)."""
 
 import pytest
 import torch

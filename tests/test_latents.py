@@ -1,4 +1,4 @@
-"""Tests of the categorical VAE (chapter 9): the ELBO is a bound, shapes, errors."""
+"""Tests of the categorical VAE (chapter 10): the ELBO is a bound, shapes, errors."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Copy task, copy model, memory-read helpers (chapter 8)."""
+"""Copy task, copy model, memory-read helpers (chapter 9)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Sorting task and pointer network (chapter 7)."""
+"""Sorting task and pointer network (chapter 8)."""
 
 import pandas as pd
 import pytest
