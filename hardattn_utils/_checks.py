@@ -124,7 +124,8 @@ def masked_logits(
         mask: bool, broadcastable to ``logits``; True = may be selected.
         dim: the categorical axis.
         name: the argument's name in error messages.
-        check_rows: ``False`` skips the value check (NaN, +inf, no selectable position).
+        check_rows: ``False`` skips the check of the (masked) rows, for callers that
+            run :func:`logits_bound` themselves.
 
     Raises:
         ValueError: if a row along ``dim`` has no selectable position.
@@ -134,8 +135,7 @@ def masked_logits(
     if logits.shape[dim] == 0:
         raise ValueError(f"{name} must have at least one category, got shape {tuple(logits.shape)}")
     if mask is not None:
-        if check_rows:
-            check_logits(logits, name)  # NaN or +inf raise even where masked
+        check_logits(logits, name)  # NaN or +inf raise even where masked
         logits = logits.masked_fill(~check_mask(mask, logits, name).to(logits.device), float("-inf"))
     if check_rows:
         logits_bound(logits, dim, "mask" if mask is not None else name)
