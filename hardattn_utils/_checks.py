@@ -52,9 +52,15 @@ def check_real(
     below = value <= minimum if open_min else value < minimum
     above = value >= maximum if open_max else value > maximum
     if not math.isfinite(value) or below or above:
-        left, right = "(" if open_min else "[", ")" if open_max else "]"
-        raise ValueError(f"{name} must be a finite number in {left}{minimum}, {maximum}{right}, got {value}")
+        raise ValueError(f"{name} must be a finite number {_interval(minimum, maximum, open_min, open_max)}, got {value}")
     return value
+
+
+def _interval(minimum: float, maximum: float, open_min: bool, open_max: bool) -> str:
+    """``> 0``, ``>= 0`` or ``in [0, 1)``: the allowed range in words."""
+    if maximum == math.inf:
+        return f"{'>' if open_min else '>='} {minimum:g}" if minimum > -math.inf else "(any)"
+    return f"in {'(' if open_min else '['}{minimum:g}, {maximum:g}{')' if open_max else ']'}"
 
 
 def check_callable(value: object, name: str) -> Callable:
@@ -104,8 +110,8 @@ def check_tau(tau: object) -> float | Tensor:
     if isinstance(tau, Tensor):
         if tau.numel() != 1 or not tau.is_floating_point():
             raise ValueError(f"tau must be a one-element floating tensor, got {tau.dtype} {tuple(tau.shape)}")
-        check_real(tau.item(), "tau", minimum=0.0, open_min=True)
-        return tau.reshape(()) if tau.requires_grad else tau.item()
+        value = check_real(tau.detach().item(), "tau", minimum=0.0, open_min=True)
+        return tau.reshape(()) if tau.requires_grad else value
     return check_real(tau, "tau", minimum=0.0, open_min=True)
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 
+import torch
+
 from .baselines import LearnedBaseline, MovingAverageBaseline, rloo, self_critical
 from .control import control_variate, optimal_baseline_reinforce
 from .estimators import (
@@ -60,6 +62,17 @@ def _same(estimator: Estimator) -> Callable[[], Estimator]:
     return lambda: estimator
 
 
+def _learned_baseline() -> LearnedBaseline:
+    """A fresh :class:`LearnedBaseline` with the same initial weights every time.
+
+    Its weights come from a private seed, so a lookup neither depends on nor
+    advances torch's global generator.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return LearnedBaseline()
+
+
 #: label -> estimator; a stateful entry is a fresh instance on every lookup.
 ESTIMATORS = Registry(
     {
@@ -70,7 +83,7 @@ ESTIMATORS = Registry(
         "ST softmax": _same(straight_through_softmax),
         "REINFORCE + moving average": partial(MovingAverageBaseline, 0.9),
         "REINFORCE + self-critical": _same(self_critical),
-        "REINFORCE + learned baseline": LearnedBaseline,
+        "REINFORCE + learned baseline": _learned_baseline,
         "REINFORCE + optimal baseline": _same(optimal_baseline_reinforce),
         "control variate": _same(partial(control_variate, num_samples=2, leave_one_out=True)),
     }

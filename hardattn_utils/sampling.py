@@ -177,7 +177,8 @@ def _gumbel_softmax(
 def _overflows(reach: float, tau: float | Tensor, logits: Tensor) -> bool:
     """Whether ``(logits + g) / tau`` may overflow the work dtype (``reach`` = max |row max|)."""
     margin = 128.0  # bounds |g| for Gumbel noise drawn in float32 or wider
-    return (reach + margin) / float(tau) > torch.finfo(compute_dtype(logits)).max / 4
+    tau = tau.detach().item() if isinstance(tau, Tensor) else tau
+    return (reach + margin) / tau > torch.finfo(compute_dtype(logits)).max / 4
 
 
 def _cold_softmax(scores: Tensor, tau: float | Tensor, dim: int) -> Tensor:
