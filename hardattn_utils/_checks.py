@@ -117,6 +117,8 @@ def check_tau(tau: object) -> float | Tensor:
 
 def check_dim(x: Tensor, dim: int, name: str = "dim") -> int:
     """Normalise ``dim`` to a non-negative axis of ``x``."""
+    if type(dim) is int and -x.dim() <= dim < x.dim():  # the common case, without ABC checks
+        return dim % x.dim()
     return check_int(dim, name, minimum=-x.dim(), maximum=x.dim() - 1) % x.dim()
 
 

@@ -14,6 +14,11 @@ from ._checks import check_tau, compute_dtype, logits_bound, masked_logits
 
 __all__ = ["gumbel_max_sample", "gumbel_noise", "gumbel_softmax", "straight_through"]
 
+_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+#: per-dtype limits, looked up once rather than on every call
+_TINY = {dtype: torch.finfo(dtype).tiny for dtype in _FLOATS}
+_LARGEST = {dtype: torch.finfo(dtype).max for dtype in _FLOATS}
+
 def gumbel_noise(
     shape: torch.Size | tuple[int, ...],
     *,
@@ -51,7 +56,7 @@ def _log_exponential(
 ) -> Tensor:
     """``log E`` with ``E ~ Exp(1)`` clamped to ``[tiny, ∞)``: minus a finite Gumbel sample."""
     exp = torch.empty(shape, dtype=dtype, device=device).exponential_(generator=generator)
-    return exp.clamp_(min=torch.finfo(dtype).tiny).log_()
+    return exp.clamp_(min=_TINY[dtype]).log_()
 
 
 def gumbel_max_sample(
@@ -162,23 +167,28 @@ def _gumbel_softmax(
         scores = _to(logits, work) - minus_noise  # l + g, (..., m)
     else:  # the same values, written into the noise buffer
         scores = torch.sub(_to(logits, work), minus_noise, out=minus_noise)
-    if cold:
-        y_soft = _cold_softmax(scores, tau, dim)  # (..., m)
-    else:
-        y_soft = torch.softmax(scores if isinstance(tau, float) and tau == 1.0 else scores / tau, dim=dim)
+    if hard and not (scores.requires_grad or cold or isinstance(tau, Tensor)):
+        # no gradient wanted: argmax softmax((l + g) / tau) = argmax (l + g), the Gumbel-max sample
+        return torch.zeros_like(scores).scatter_(dim, scores.argmax(dim=dim, keepdim=True), 1.0)
+    y_soft = _cold_softmax(scores, tau, dim) if cold else _softmax(scores, tau, dim)  # (..., m)
     if not hard:
         return y_soft
-    index = y_soft.argmax(dim=dim, keepdim=True)
-    y_hard = torch.zeros_like(y_soft).scatter_(dim, index, 1.0)
-    # without autograd, straight_through's value is exactly y_hard: skip its two passes
+    y_hard = torch.zeros_like(y_soft).scatter_(dim, y_soft.argmax(dim=dim, keepdim=True), 1.0)
     return straight_through(y_hard, y_soft) if y_soft.requires_grad else y_hard
+
+
+def _softmax(scores: Tensor, tau: float | Tensor, dim: int) -> Tensor:
+    """``softmax(scores / tau)``, dividing a fresh ``scores`` in place when ``tau`` is a number."""
+    if isinstance(tau, Tensor):
+        return torch.softmax(scores / tau, dim=dim)
+    return torch.softmax(scores if tau == 1.0 else scores.div_(tau), dim=dim)
 
 
 def _overflows(reach: float, tau: float | Tensor, logits: Tensor) -> bool:
     """Whether ``(logits + g) / tau`` may overflow the work dtype (``reach`` = max |row max|)."""
     margin = 128.0  # bounds |g| for Gumbel noise drawn in float32 or wider
     tau = tau.detach().item() if isinstance(tau, Tensor) else tau
-    return (reach + margin) / tau > torch.finfo(compute_dtype(logits)).max / 4
+    return (reach + margin) / tau > _LARGEST[compute_dtype(logits)] / 4
 
 
 def _cold_softmax(scores: Tensor, tau: float | Tensor, dim: int) -> Tensor:
