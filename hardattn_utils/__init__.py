@@ -29,6 +29,7 @@ import importlib
 from types import ModuleType
 
 # --- core --------------------------------------------------------------------
+# --- applications (each moves to apps/<name>.py: change its name in this line) --
 from . import (
     attention,
     baselines,
@@ -38,16 +39,20 @@ from . import (
     control,
     estimators,
     exact,
+    glimpses,
+    latents,
+    memory,
+    models,
     numerics,
+    pointer,
     registry,
+    retrieval,
     sampling,
     schedules,
     seeds,
+    tasks,
     train,
 )
-
-# --- applications (each moves to apps/<name>.py: change its name in this line) --
-from . import glimpses, latents, memory, models, pointer, retrieval, tasks
 
 CORE: tuple[ModuleType, ...] = (
     config,

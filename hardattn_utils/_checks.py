@@ -52,7 +52,9 @@ def check_real(
     below = value <= minimum if open_min else value < minimum
     above = value >= maximum if open_max else value > maximum
     if not math.isfinite(value) or below or above:
-        raise ValueError(f"{name} must be a finite number {_interval(minimum, maximum, open_min, open_max)}, got {value}")
+        raise ValueError(
+            f"{name} must be a finite number {_interval(minimum, maximum, open_min, open_max)}, got {value}"
+        )
     return value
 
 
@@ -255,7 +257,9 @@ def _broadcasts_to(shape: torch.Size, target: tuple[int, ...]) -> bool:
 
 def _check_baseline_value(b: Tensor, loss_shape: tuple[int, ...]) -> Tensor:
     if not _broadcasts_to(b.shape, loss_shape):
-        raise ValueError(f"baseline of shape {tuple(b.shape)} does not broadcast to the losses' shape {loss_shape}")
+        raise ValueError(
+            f"baseline of shape {tuple(b.shape)} does not broadcast to the losses' shape {loss_shape}"
+        )
     if not bool(torch.isfinite(b).all()):
         raise ValueError("baseline contains NaN or inf")
     return b
@@ -266,7 +270,8 @@ def _checked_baseline(fn: Callable, loss_shape: tuple[int, ...]) -> Callable[[Te
         b = fn(loss)
         if isinstance(b, Tensor) and not _broadcasts_to(b.shape, loss_shape):
             raise ValueError(
-                f"baseline returned shape {tuple(b.shape)}, which does not broadcast to the losses' {loss_shape}"
+                f"baseline returned shape {tuple(b.shape)}, which does not broadcast to the losses, "
+                f"of shape {loss_shape}"
             )
         return b
 

@@ -22,8 +22,12 @@ import torch
 from torch import Tensor
 
 from ._checks import check_baseline, check_estimator_logits, check_loss, check_nonempty, check_real
-from .categorical import draw, entropy_gradient, one_hot
-from .categorical import sample_one_hot  # noqa: F401 (the applications import it from here until apps/)
+from .categorical import (
+    draw,
+    entropy_gradient,
+    one_hot,
+    sample_one_hot,  # noqa: F401 (the applications import it from here until apps/)
+)
 from .sampling import gumbel_argmax, gumbel_softmax, straight_through
 
 __all__ = [
@@ -132,14 +136,17 @@ def st_gumbel_softmax(
 ) -> Estimate:
     """Straight-through Gumbel-Softmax: one-hot forward, relaxed-sample gradient backward.
 
-    .. math:: z = e_{\\arg\\max_k y_k},\\quad \\hat g = \\frac{\\partial f}{\\partial z}\\frac{\\partial y}{\\partial \\ell}
+    .. math:: z = e_{\\arg\\max_k y_k},\\quad
+       \\hat g = \\frac{\\partial f}{\\partial z}\\frac{\\partial y}{\\partial \\ell}
 
     Reference: Jang, Gu & Poole (2017). Chapter 6.
     """
     return _relaxed(logits, f, tau, True, generator)
 
 
-def _relaxed(logits: Tensor, f: LossFn, tau: float, hard: bool, generator: torch.Generator | None) -> Estimate:
+def _relaxed(
+    logits: Tensor, f: LossFn, tau: float, hard: bool, generator: torch.Generator | None
+) -> Estimate:
     z = gumbel_softmax(check_nonempty(logits), tau=tau, hard=hard, generator=generator)  # (B, m)
     loss = check_loss(f, z)  # (B)
     return Estimate(loss.mean(), loss.detach(), z)

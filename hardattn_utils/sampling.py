@@ -19,6 +19,7 @@ _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _TINY = {dtype: torch.finfo(dtype).tiny for dtype in _FLOATS}
 _LARGEST = {dtype: torch.finfo(dtype).max for dtype in _FLOATS}
 
+
 def gumbel_noise(
     shape: torch.Size | tuple[int, ...],
     *,
@@ -47,6 +48,7 @@ def gumbel_noise(
         device = generator.device if generator is not None else torch.device("cpu")
     work = torch.promote_types(dtype, torch.float32)
     return _log_exponential(shape, work, device, generator).neg_().to(dtype)
+
 
 def _log_exponential(
     shape: torch.Size | tuple[int, ...],

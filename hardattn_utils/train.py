@@ -123,7 +123,9 @@ def fit(
     num_steps = check_int(num_steps, "num_steps", minimum=1)
     eval_every = check_int(eval_every, "eval_every", minimum=1)
     log_every = check_int(log_every, "log_every", minimum=1)
-    optimizer = optimizer or torch.optim.Adam(trainable(model, objective), lr=check_real(lr, "lr", minimum=0.0))
+    optimizer = optimizer or torch.optim.Adam(
+        trainable(model, objective), lr=check_real(lr, "lr", minimum=0.0)
+    )
     rows: list[tuple[str, int, str, float, float]] = []
     start = time.perf_counter()
 

@@ -32,7 +32,9 @@ def test_environment_variable_turns_full_on(monkeypatch):
     assert ha.set_full(False) is False
 
 
-@pytest.mark.parametrize(("bad", "error"), [(0, ValueError), (-3, ValueError), (2.5, TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    ("bad", "error"), [(0, ValueError), (-3, ValueError), (2.5, TypeError), (True, TypeError)]
+)
 def test_scaled_rejects_bad_sizes(bad, error):
     with pytest.raises(error, match="quick"):
         config.scaled(bad)

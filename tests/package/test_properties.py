@@ -241,7 +241,8 @@ def test_unknown_mode_raises_naming_mode(mode):
 
 
 @pytest.mark.parametrize(
-    ("num_samples", "error"), [(0, ValueError), (1, ValueError), (-3, ValueError), (2.0, TypeError), (True, TypeError)]
+    ("num_samples", "error"),
+    [(0, ValueError), (1, ValueError), (-3, ValueError), (2.0, TypeError), (True, TypeError)],
 )
 def test_rloo_needs_two_or_more_samples(num_samples, error):
     with pytest.raises(error, match="num_samples"):

@@ -132,8 +132,12 @@ def test_one_error_type_per_kind_of_mistake(retrieval):
 
 def test_the_reinforce_surrogate_convention():
     logits = torch.tensor([0.3, -0.2, 0.1], requires_grad=True)
-    est = ha.reinforce(logits, lambda z: z @ torch.tensor([1.0, 2.0, 3.0]), baseline=0.5,
-                       generator=torch.Generator().manual_seed(0))
+    est = ha.reinforce(
+        logits,
+        lambda z: z @ torch.tensor([1.0, 2.0, 3.0]),
+        baseline=0.5,
+        generator=torch.Generator().manual_seed(0),
+    )
     log_p = torch.log_softmax(logits, -1)[est.z.argmax()]
     torch.testing.assert_close(est.surrogate, est.loss + (est.loss - 0.5) * log_p)
 
@@ -141,13 +145,17 @@ def test_the_reinforce_surrogate_convention():
 def test_rloo_is_reinforce_with_the_leave_one_out_baseline(quadratic):
     logits, f = quadratic
     a = ha.rloo(logits, f, num_samples=4, generator=torch.Generator().manual_seed(0))
-    b = ha.reinforce(logits, f, num_samples=4, baseline=ha.leave_one_out,
-                     generator=torch.Generator().manual_seed(0))
+    b = ha.reinforce(
+        logits, f, num_samples=4, baseline=ha.leave_one_out, generator=torch.Generator().manual_seed(0)
+    )
     assert torch.equal(a.surrogate, b.surrogate) and torch.equal(a.z, b.z)
 
 
 def test_import_leaves_the_presentation_layer_unimported():
-    code = "import sys, hardattn_utils as ha; print(sorted(m for m in ('matplotlib', 'seaborn', 'scipy', 'ipywidgets') if m in sys.modules))"
+    code = (
+        "import sys, hardattn_utils as ha; "
+        "print(sorted(m for m in ('matplotlib', 'seaborn', 'scipy', 'ipywidgets') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
