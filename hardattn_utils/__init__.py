@@ -25,7 +25,9 @@ Presentation (imported on first use)
 
 from __future__ import annotations
 
+import ast
 import importlib
+from pathlib import Path
 from types import ModuleType
 
 # --- core --------------------------------------------------------------------
@@ -72,27 +74,20 @@ CORE: tuple[ModuleType, ...] = (
 )
 APPLICATIONS: tuple[ModuleType, ...] = (tasks, models, retrieval, pointer, memory, latents, glimpses)
 
+
 # --- presentation: imported on first use (matplotlib, seaborn, ipywidgets) ----
-#: module -> its public names (a test checks them against the module's ``__all__``)
+def _public_names(module: str) -> tuple[str, ...]:
+    """A submodule's ``__all__``, read from its source without importing it."""
+    tree = ast.parse((Path(__file__).with_name(f"{module}.py")).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets):
+            return tuple(ast.literal_eval(node.value))
+    raise ImportError(f"hardattn_utils.{module} defines no __all__")
+
+
+#: module -> its public names, which ``ha.<name>`` imports on first use
 PRESENTATION: dict[str, tuple[str, ...]] = {
-    "plotting": (
-        "ESTIMATOR_COLORS",
-        "estimator_color",
-        "estimator_palette",
-        "new_figure",
-        "plot_curves",
-        "plot_gradient_stats",
-        "plot_weights",
-        "set_theme",
-    ),
-    "widgets": (
-        "attention_explorer",
-        "attention_panel",
-        "score_sweep_figure",
-        "simplex_panel",
-        "simplex_samples_figure",
-        "temperature_explorer",
-    ),
+    module: _public_names(module) for module in ("plotting", "widgets")
 }
 _LAZY = {name: module for module, names in PRESENTATION.items() for name in names}
 

@@ -127,19 +127,24 @@ def control_variate(
     Reference: Gu et al. (2016), MuProp; Mohamed et al. (2020), §7. Chapter 4.
     """
     c = None if c is None else check_real(c, "c")
-    minimum = 2 if c is None or leave_one_out else 1
-    logits, num_samples = check_estimator_logits(logits, num_samples, minimum)
+    logits, num_samples = check_estimator_logits(logits, num_samples, 2 if c is None or leave_one_out else 1)
     p_bar, f_bar, grad_bar = _taylor_control(logits, f)  # (B, m), (B), (B, m)
     z, log_p = draw(logits, num_samples, generator)  # (S, B, m), (S, B)
     loss = check_loss(f, z)  # (S, B)
-    detached, control = loss.detach(), f_bar + ((z - p_bar) * grad_bar).sum(-1)  # h(z), (S, B)
+    control = f_bar + ((z - p_bar) * grad_bar).sum(-1)  # h(z), (S, B)
     if c is None:
-        c = _estimate_c(detached, control, score(z, logits), p_bar, grad_bar, leave_one_out)
-    residual = detached - c * control  # (S, B)
-    if leave_one_out:
-        residual = residual - (sum_of_others(detached) - c * sum_of_others(control)) / (num_samples - 1)
+        c = _estimate_c(loss.detach(), control, score(z, logits), p_bar, grad_bar, leave_one_out)
+    residual = _residual(loss.detach(), control, c, leave_one_out)  # f(z) - c h(z) - baseline, (S, B)
     mean_control = (grad_bar * torch.softmax(logits, dim=-1)).sum(-1)  # E[h] up to a constant, (B)
-    return Estimate((loss + residual * log_p + c * mean_control).mean(), detached, z)
+    return Estimate((loss + residual * log_p + c * mean_control).mean(), loss.detach(), z)
+
+
+def _residual(loss: Tensor, control: Tensor, c: float | Tensor, leave_one_out: bool) -> Tensor:
+    """``f(z_s) − c h(z_s)``, less the other samples' mean residual with ``leave_one_out``."""
+    residual = loss - c * control
+    if not leave_one_out:
+        return residual
+    return residual - (sum_of_others(loss) - c * sum_of_others(control)) / (loss.shape[0] - 1)
 
 
 def _estimate_c(

@@ -143,11 +143,7 @@ def fit(
     model.train()
     for step in tqdm(range(1, num_steps + 1), desc=label or "training", disable=not progress, leave=False):
         surrogate, metrics = _split(objective(model, batches(step), step))
-        optimizer.zero_grad(set_to_none=True)
-        surrogate.backward()
-        if clip_norm is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-        optimizer.step()
+        _update(model, optimizer, surrogate, clip_norm)
         if step % log_every == 0:
             record(step, {f"train_{k}": v for k, v in metrics.items()})
         if step % eval_every == 0 and step != num_steps:
@@ -155,6 +151,17 @@ def fit(
     run_eval(num_steps)
     model.eval()
     return pd.DataFrame(rows, columns=["label", "step", "metric", "value", "seconds"])
+
+
+def _update(
+    model: nn.Module, optimizer: torch.optim.Optimizer, surrogate: Tensor, clip_norm: float | None
+) -> None:
+    """One optimiser step along ``surrogate``'s gradient, clipped to ``clip_norm`` if given."""
+    optimizer.zero_grad(set_to_none=True)
+    surrogate.backward()
+    if clip_norm is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()
 
 
 def steps_to(log: pd.DataFrame, level: float = 0.9, metric: str = "accuracy") -> int | None:
