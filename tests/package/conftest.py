@@ -13,12 +13,6 @@ K = 6
 
 
 @pytest.fixture
-def generator() -> Callable[[int], torch.Generator]:
-    """``generator(seed)``: a fresh seeded CPU generator."""
-    return lambda seed=0: torch.Generator().manual_seed(seed)
-
-
-@pytest.fixture
 def quadratic() -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
     """(logits (K,), f) with f(z) = (z·v − 1)² + 2: not linear in z, mean far from 0."""
     gen = torch.Generator().manual_seed(0)
