@@ -110,8 +110,10 @@ def check_tau(tau: object) -> float | Tensor:
     if type(tau) is float and 0.0 < tau < math.inf:  # the common case, without ABC checks
         return tau
     if isinstance(tau, Tensor):
-        if tau.numel() != 1 or not tau.is_floating_point():
-            raise ValueError(f"tau must be a one-element floating tensor, got {tau.dtype} {tuple(tau.shape)}")
+        if not tau.is_floating_point():
+            raise TypeError(f"tau must be a floating-point tensor or a number, got dtype {tau.dtype}")
+        if tau.numel() != 1:
+            raise ValueError(f"tau must be a scalar, got shape {tuple(tau.shape)}")
         value = check_real(tau.detach().item(), "tau", minimum=0.0, open_min=True)
         return tau.reshape(()) if tau.requires_grad else value
     return check_real(tau, "tau", minimum=0.0, open_min=True)

@@ -21,7 +21,15 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from ._checks import check_baseline, check_estimator_logits, check_loss, check_nonempty, check_real
+from ._checks import (
+    check_baseline,
+    check_callable,
+    check_estimator_logits,
+    check_loss,
+    check_nonempty,
+    check_real,
+    masked_to_zero,
+)
 from .categorical import (
     draw,
     entropy_gradient,
@@ -188,8 +196,7 @@ def entropy_bonus(logits: Tensor, beta: float) -> Tensor:
         Scalar surrogate (its value is not the entropy). Chapter 4.
     """
     beta = check_real(beta, "beta", minimum=0.0)
-    finite_logits = logits.masked_fill(torch.isneginf(logits), 0.0)  # (B, m)
-    return -(beta * (entropy_gradient(logits) * finite_logits).sum(-1)).mean()
+    return -(beta * (entropy_gradient(logits) * masked_to_zero(logits)).sum(-1)).mean()
 
 
 def with_entropy_bonus(estimator: Callable[..., Estimate], beta: float) -> Callable[..., Estimate]:
@@ -197,8 +204,7 @@ def with_entropy_bonus(estimator: Callable[..., Estimate], beta: float) -> Calla
 
     Chapter 4.
     """
-    if not callable(estimator):
-        raise TypeError(f"estimator must be callable, got {type(estimator).__name__}")
+    check_callable(estimator, "estimator")
     beta = check_real(beta, "beta", minimum=0.0)
 
     def wrapped(logits: Tensor, f: LossFn, **kwargs: object) -> Estimate:

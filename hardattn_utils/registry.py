@@ -17,6 +17,7 @@ from functools import partial
 
 import torch
 
+from ._checks import check_callable
 from .baselines import LearnedBaseline, MovingAverageBaseline, rloo, self_critical
 from .control import control_variate, optimal_baseline_reinforce
 from .estimators import (
@@ -103,8 +104,7 @@ def resolve(estimator: str | Estimator) -> tuple[str, Estimator]:
         if estimator not in ESTIMATORS:
             raise ValueError(f"estimator {estimator!r} is not in ESTIMATORS: {sorted(ESTIMATORS)}")
         return estimator, ESTIMATORS[estimator]
-    if not callable(estimator):
-        raise TypeError(f"estimator must be a name or a callable, got {type(estimator).__name__}")
+    check_callable(estimator, "estimator")
     name = getattr(estimator, "__name__", None) or getattr(
         getattr(estimator, "func", None), "__name__", "estimator"
     )
