@@ -20,98 +20,87 @@ Applications
 Presentation (imported on first use)
     ``plotting`` (theme, fixed colour per estimator, plots), ``widgets`` (explorers).
 
-``ha.FULL`` is always the current value of :func:`full`.
+Every module is imported on first use of one of its names (PEP 562), so
+``import hardattn_utils`` costs almost nothing beyond Python itself, and
+``ha.gradient_stats`` pays for pandas only when a chapter calls it. ``ha.FULL`` is
+always the current value of :func:`full`.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib
+import sys
 from pathlib import Path
 from types import ModuleType
 
-# --- core --------------------------------------------------------------------
-# --- applications (each moves to apps/<name>.py: change its name in this line) --
-from . import (
-    attention,
-    baselines,
-    categorical,
-    claims,
-    config,
-    control,
-    estimators,
-    exact,
-    glimpses,
-    latents,
-    memory,
-    models,
-    numerics,
-    pointer,
-    registry,
-    retrieval,
-    sampling,
-    schedules,
-    seeds,
-    tasks,
-    train,
-)
-
-CORE: tuple[ModuleType, ...] = (
-    config,
-    sampling,
-    attention,
-    categorical,
-    estimators,
-    baselines,
-    control,
-    registry,
-    exact,
-    schedules,
-    train,
-    claims,
-    seeds,
-    numerics,
-)
-APPLICATIONS: tuple[ModuleType, ...] = (tasks, models, retrieval, pointer, memory, latents, glimpses)
+#: layer -> its modules, in dependency order. An application moving to ``apps/``
+#: changes its entry here, e.g. ``"pointer"`` -> ``"apps.pointer"``.
+LAYERS: dict[str, tuple[str, ...]] = {
+    "core": (
+        "config",
+        "sampling",
+        "attention",
+        "categorical",
+        "estimators",
+        "baselines",
+        "control",
+        "registry",
+        "exact",
+        "schedules",
+        "train",
+        "claims",
+        "seeds",
+        "numerics",
+    ),
+    "applications": ("tasks", "models", "retrieval", "pointer", "memory", "latents", "glimpses"),
+    "presentation": ("plotting", "widgets"),
+}
 
 
-# --- presentation: imported on first use (matplotlib, seaborn, ipywidgets) ----
 def _public_names(module: str) -> tuple[str, ...]:
     """A submodule's ``__all__``, read from its source without importing it."""
-    tree = ast.parse((Path(__file__).with_name(f"{module}.py")).read_text(encoding="utf-8"))
-    for node in tree.body:
+    path = Path(__file__).parent.joinpath(*module.split(".")).with_suffix(".py")
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets):
             return tuple(ast.literal_eval(node.value))
     raise ImportError(f"hardattn_utils.{module} defines no __all__")
 
 
-#: module -> its public names, which ``ha.<name>`` imports on first use
-PRESENTATION: dict[str, tuple[str, ...]] = {
-    module: _public_names(module) for module in ("plotting", "widgets")
+#: public name -> the module that defines it
+_HOME: dict[str, str] = {
+    name: module for modules in LAYERS.values() for module in modules for name in _public_names(module)
 }
-_LAZY = {name: module for module, names in PRESENTATION.items() for name in names}
 
-# ha.<name> for every name in a core or application module's __all__ (no star imports)
-globals().update({name: getattr(m, name) for m in (*CORE, *APPLICATIONS) for name in m.__all__})
+#: public names that are also module names (``seeds.seeds``): the function wins
+_CLASHES = {name for name in _HOME if any(name in modules for modules in LAYERS.values())}
 
 __version__ = "0.2.0"
 
-__all__ = sorted(
-    {name for module in (*CORE, *APPLICATIONS) for name in module.__all__} | set(_LAZY) | {"FULL"}
-)
+__all__ = sorted({*_HOME, "FULL"})
 
 
 def __getattr__(name: str) -> object:
-    """``ha.FULL`` (always current) and the presentation layer, imported on first use."""
+    """``ha.FULL`` (always current), then any public name, importing its module on first use."""
     if name == "FULL":
-        return config.full()
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        return importlib.import_module(".config", __name__).full()
+    if name in _HOME:
+        value = getattr(_load(_HOME[name]), name)
         globals()[name] = value  # later lookups skip this function
         return value
-    if name in PRESENTATION:
+    if any(name in modules for modules in LAYERS.values()):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _load(module: str) -> ModuleType:
+    """Import a submodule; importing sets ``ha.<module>``, so rebind clashing public names."""
+    loaded = importlib.import_module(f".{module}", __name__)
+    for name in _CLASHES:
+        home = sys.modules.get(f"{__name__}.{_HOME[name]}")
+        if home is not None:
+            globals()[name] = getattr(home, name)
+    return loaded
 
 
 def __dir__() -> list[str]:
