@@ -24,7 +24,7 @@ def expected_ratios(m: int, d: int) -> tuple[float, float]:
     return (m * d + m) / (m + d), (2 * m * d + m) / (m * d + m + d)
 
 
-def read_rows(rounds: int = 3) -> list[dict[str, object]]:
+def read_rows(rounds: int = 15) -> list[dict[str, object]]:
     """One row per (m, d): measured and expected soft/hard cost ratios for one query."""
     rows = []
     for m in M_VALUES:

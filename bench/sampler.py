@@ -25,7 +25,7 @@ def _forward_backward(sampler, logits: torch.Tensor, weight: torch.Tensor, hard:
     return run
 
 
-def throughput_rows(rounds: int = 7) -> list[dict[str, object]]:
+def throughput_rows(rounds: int = 41) -> list[dict[str, object]]:
     """One row per (shape, hard, pass): median times and the throughput ratio ours / torch's."""
     rows = []
     for batch, categories in SHAPES:

@@ -89,7 +89,7 @@ def check_logits(logits: object, name: str = "logits") -> Tensor:
     if logits.shape[-1] == 0:
         raise ValueError(f"{name} must have at least one category, got shape {tuple(logits.shape)}")
     if logits.numel():
-        _check_top(logits.amax().item(), name)  # one pass: max propagates NaN
+        _check_top(logits.detach().amax().item(), name)  # one pass: max propagates NaN
     return logits
 
 
@@ -178,6 +178,7 @@ def logits_bound(logits: Tensor, dim: int = -1, name: str = "logits") -> float:
     """
     if logits.numel() == 0:
         return 0.0
+    logits = logits.detach()  # a check records no autograd node
     low, high = (t.item() for t in torch.aminmax(logits))
     _check_top(high, name)
     if low == -math.inf:
@@ -187,9 +188,12 @@ def logits_bound(logits: Tensor, dim: int = -1, name: str = "logits") -> float:
     return max(abs(low), abs(high))
 
 
+_WORK_DTYPE = {dtype: torch.promote_types(dtype, torch.float32) for dtype in (torch.float16, torch.bfloat16)}
+
+
 def compute_dtype(x: Tensor) -> torch.dtype:
     """float32 for half-precision inputs (their noise and softmax are computed in float32)."""
-    return torch.promote_types(x.dtype, torch.float32)
+    return _WORK_DTYPE.get(x.dtype, x.dtype) if x.dtype.is_floating_point else torch.float32
 
 
 def masked_to_zero(logits: Tensor) -> Tensor:

