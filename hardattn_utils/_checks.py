@@ -179,7 +179,8 @@ def logits_bound(logits: Tensor, dim: int = -1, name: str = "logits") -> float:
     if logits.numel() == 0:
         return 0.0
     logits = logits.detach()  # a check records no autograd node
-    low, high = (t.item() for t in torch.aminmax(logits))
+    extremes = torch.aminmax(logits)
+    low, high = extremes.min.item(), extremes.max.item()
     _check_top(high, name)
     if low == -math.inf:
         low = logits.amax(dim).amin().item()  # the lowest row maximum

@@ -17,7 +17,10 @@ __all__ = ["gumbel_max_sample", "gumbel_noise", "gumbel_softmax", "straight_thro
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 #: per-dtype limits, looked up once rather than on every call
 _TINY = {dtype: torch.finfo(dtype).tiny for dtype in _FLOATS}
-_LARGEST = {dtype: torch.finfo(dtype).max for dtype in _FLOATS}
+#: |l + g| / tau above this (a quarter of the work dtype's largest value) may overflow
+_SAFE = {dtype: torch.finfo(torch.promote_types(dtype, torch.float32)).max / 4 for dtype in _FLOATS}
+#: bounds |g| for Gumbel noise drawn in float32 or wider (g <= -log(tiny) ≈ 87.3)
+_NOISE_BOUND = 128.0
 
 
 def gumbel_noise(
@@ -161,10 +164,12 @@ def gumbel_softmax(
     """
     tau = check_tau(tau)
     work_logits = masked_logits(logits, mask, dim, check_rows=False)
-    dim = dim % work_logits.dim()
     reach = logits_bound(work_logits, dim, "mask" if mask is not None else "logits")
-    cold = _overflows(reach, tau, work_logits)
-    return _to(_gumbel_softmax(work_logits, tau, hard, dim, generator, cold), logits.dtype)
+    cold = (reach + _NOISE_BOUND) / (tau if type(tau) is float else tau.detach().item()) > _SAFE[
+        work_logits.dtype
+    ]
+    y = _gumbel_softmax(work_logits, tau, hard, dim % work_logits.dim(), generator, cold)
+    return y if y.dtype == logits.dtype else y.to(logits.dtype)
 
 
 def _gumbel_softmax(
@@ -173,32 +178,25 @@ def _gumbel_softmax(
     """Unchecked core of :func:`gumbel_softmax`, in float32 or wider; ``cold`` avoids overflow."""
     work = compute_dtype(logits)
     minus_noise = _log_exponential(logits.shape, work, logits.device, generator)  # -g, (..., m)
+    if logits.dtype != work:
+        logits = logits.to(work)
     if logits.requires_grad:
-        scores = _to(logits, work) - minus_noise  # l + g, (..., m)
-    else:  # the same values, written into the noise buffer
-        scores = torch.sub(_to(logits, work), minus_noise, out=minus_noise)
-    if hard and not (scores.requires_grad or cold or isinstance(tau, Tensor)):
+        scores = logits - minus_noise  # l + g, (..., m)
+    else:  # the same values, written into the noise buffer, which is then divided in place
+        scores = torch.sub(logits, minus_noise, out=minus_noise)
+    if cold:
+        y_soft = _cold_softmax(scores, tau, dim)  # (..., m)
+    elif hard and not (scores.requires_grad or isinstance(tau, Tensor)):
         # no gradient wanted: argmax softmax((l + g) / tau) = argmax (l + g), the Gumbel-max sample
         return torch.zeros_like(scores).scatter_(dim, scores.argmax(dim=dim, keepdim=True), 1.0)
-    y_soft = _cold_softmax(scores, tau, dim) if cold else _softmax(scores, tau, dim)  # (..., m)
+    elif type(tau) is float and tau == 1.0:
+        y_soft = torch.softmax(scores, dim=dim)
+    else:  # under autograd an in-place division costs more than it saves
+        y_soft = torch.softmax(scores / tau if scores.requires_grad else scores.div_(tau), dim=dim)
     if not hard:
         return y_soft
     y_hard = torch.zeros_like(y_soft).scatter_(dim, y_soft.argmax(dim=dim, keepdim=True), 1.0)
     return straight_through(y_hard, y_soft) if y_soft.requires_grad else y_hard
-
-
-def _softmax(scores: Tensor, tau: float | Tensor, dim: int) -> Tensor:
-    """``softmax(scores / tau)``; without autograd the fresh ``scores`` is divided in place."""
-    if isinstance(tau, Tensor) or scores.requires_grad:
-        return torch.softmax(scores / tau, dim=dim)  # an in-place division costs autograd more
-    return torch.softmax(scores if tau == 1.0 else scores.div_(tau), dim=dim)
-
-
-def _overflows(reach: float, tau: float | Tensor, logits: Tensor) -> bool:
-    """Whether ``(logits + g) / tau`` may overflow the work dtype (``reach`` = max |row max|)."""
-    margin = 128.0  # bounds |g| for Gumbel noise drawn in float32 or wider (g <= -log(tiny) ≈ 87.3)
-    tau = tau.detach().item() if isinstance(tau, Tensor) else tau
-    return (reach + margin) / tau > _LARGEST[compute_dtype(logits)] / 4
 
 
 def _cold_softmax(scores: Tensor, tau: float | Tensor, dim: int) -> Tensor:
