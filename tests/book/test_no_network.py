@@ -67,14 +67,14 @@ def test_blocker_is_inactive_without_the_variable():
 
 
 @pytest.fixture(scope="module")
-def nbval_outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+def nbval_outcomes(
+    tmp_path_factory: pytest.TempPathFactory, repo_root: Path, keep_notebook_times: None
+) -> dict[str, object]:
     """Run strict nbval on the three throwaway notebooks in one pytest process.
 
     The outcome of each cell is read from pytest's JUnit XML report (a structured
     result), not from the text of ``pytest -v``.
     """
-    times = ROOT / "_build" / "notebook_times.json"
-    saved = times.read_bytes() if times.exists() else None  # the timing hook must not keep these
     report = tmp_path_factory.mktemp("nbval") / "report.xml"
     env = {k: v for k, v in os.environ.items() if k not in ("HARDATTN_NO_NETWORK", "PYTHONPATH")}
     command = [sys.executable, "-m", "pytest", "--nbval", "-q", "-p", "no:cacheprovider"]
@@ -83,13 +83,7 @@ def nbval_outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object
         str(DATA / name)
         for name in ("nonet_loopback.ipynb", "nonet_download.ipynb", "nonet_raw_socket.ipynb")
     ]
-    try:
-        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    finally:
-        if saved is None:
-            times.unlink(missing_ok=True)
-        else:
-            times.write_bytes(saved)
+    result = subprocess.run(command, cwd=repo_root, env=env, capture_output=True, text=True, timeout=300)
     return {
         "output": result.stdout + result.stderr,
         "returncode": result.returncode,
