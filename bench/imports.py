@@ -7,7 +7,11 @@ import subprocess
 import sys
 import time
 
-STATEMENTS = {"torch": "import torch", "hardattn_utils": "import hardattn_utils"}
+STATEMENTS = {
+    "torch": "import torch",
+    "hardattn_utils": "import hardattn_utils",
+    "hardattn_utils, then its core": "import hardattn_utils as ha; ha.fit, ha.gradient_stats, ha.reinforce",
+}
 
 
 def _seconds(statement: str) -> float:

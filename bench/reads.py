@@ -37,13 +37,13 @@ def read_rows(rounds: int = 15) -> list[dict[str, object]]:
                 lambda: ha.hard_attention(scores, values),  # noqa: B023
                 lambda: ha.soft_attention(scores, values),  # noqa: B023
                 rounds=rounds,
-                min_run_time=0.02,
+                block_s=0.02,
             )
             full = paired(
                 lambda: ha.hard_attention(keys @ query, values),  # noqa: B023
                 lambda: ha.soft_attention(keys @ query, values),  # noqa: B023
                 rounds=rounds,
-                min_run_time=0.02,
+                block_s=0.02,
             )
             alone, with_scores = expected_ratios(m, d)
             rows.append(
