@@ -42,7 +42,7 @@ book: install
 test: install lint unit nbval book site-test
 
 unit: install
-	$(PINNED) $(PY) -m pytest tests -q -p no:cacheprovider --ignore=tests/site
+	$(PINNED) $(PY) -m pytest tests/package tests/book -q -p no:cacheprovider
 
 nbval: install
 	$(PINNED) $(PY) -m pytest $$($(NUMERICS) nbval-args) notebooks -q -p no:cacheprovider \

@@ -1,8 +1,9 @@
-"""Timing helpers for the benchmark: paired, interleaved measurements in one process."""
+"""Timing helpers for the benchmark: paired, finely interleaved measurements in one process."""
 
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import Callable
 
 from torch.utils import benchmark
@@ -15,21 +16,20 @@ def seconds_per_call(fn: Callable[[], object], min_run_time: float = 0.1) -> flo
 
 
 def paired(
-    ours: Callable[[], object], theirs: Callable[[], object], rounds: int = 7, min_run_time: float = 0.05
+    ours: Callable[[], object], theirs: Callable[[], object], rounds: int = 41, block_s: float = 0.01
 ) -> dict[str, float]:
-    """Time two callables in alternating rounds; report medians and the median per-round ratio.
+    """Time two callables in many alternating short blocks; report medians and the median ratio.
 
-    Alternating rounds put both under the same machine load, so the ratio is far more
-    stable than either time on a shared machine. ``ratio`` = time(theirs) / time(ours):
-    above 1 means ours has the higher throughput.
+    Each round times a block of ``number`` calls of ``ours`` and then of ``theirs``
+    (about ``block_s`` seconds each), so a change of machine load falls on both
+    alike; the median over rounds of the per-round ratio is far steadier than either
+    time on a shared machine. ``ratio`` = time(theirs) / time(ours): above 1 means
+    ours has the higher throughput.
     """
-    timers = [benchmark.Timer(stmt="fn()", globals={"fn": fn}) for fn in (ours, theirs)]
-    number = _calls_for(ours, min_run_time)
-    times: list[tuple[float, float]] = []
-    for _ in range(rounds):
-        t_ours = timers[0].timeit(number).median
-        t_theirs = timers[1].timeit(number).median
-        times.append((t_ours, t_theirs))
+    for fn in (ours, theirs):  # warm-up: allocator, dispatcher caches
+        _block(fn, 3)
+    number = max(1, int(block_s / max(seconds_per_call(theirs, min_run_time=block_s), 1e-9)))
+    times = [(_block(ours, number) / number, _block(theirs, number) / number) for _ in range(rounds)]
     ratios = [b / a for a, b in times]
     return {
         "ours_s": statistics.median(a for a, _ in times),
@@ -40,7 +40,8 @@ def paired(
     }
 
 
-def _calls_for(fn: Callable[[], object], min_run_time: float) -> int:
-    """How many calls of ``fn`` fill about ``min_run_time`` seconds."""
-    per_call = seconds_per_call(fn, min_run_time=min_run_time / 2)
-    return max(1, int(min_run_time / max(per_call, 1e-9)))
+def _block(fn: Callable[[], object], number: int) -> float:
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return time.perf_counter() - start

@@ -24,7 +24,7 @@ def expected_ratios(m: int, d: int) -> tuple[float, float]:
     return (m * d + m) / (m + d), (2 * m * d + m) / (m * d + m + d)
 
 
-def read_rows(rounds: int = 3) -> list[dict[str, object]]:
+def read_rows(rounds: int = 15) -> list[dict[str, object]]:
     """One row per (m, d): measured and expected soft/hard cost ratios for one query."""
     rows = []
     for m in M_VALUES:
@@ -37,13 +37,13 @@ def read_rows(rounds: int = 3) -> list[dict[str, object]]:
                 lambda: ha.hard_attention(scores, values),  # noqa: B023
                 lambda: ha.soft_attention(scores, values),  # noqa: B023
                 rounds=rounds,
-                min_run_time=0.02,
+                block_s=0.02,
             )
             full = paired(
                 lambda: ha.hard_attention(keys @ query, values),  # noqa: B023
                 lambda: ha.soft_attention(keys @ query, values),  # noqa: B023
                 rounds=rounds,
-                min_run_time=0.02,
+                block_s=0.02,
             )
             alone, with_scores = expected_ratios(m, d)
             rows.append(

@@ -1,213 +1,108 @@
 """hardattn_utils — the package shared by the notebooks of *Hard Attention*.
 
-Import it as ``import hardattn_utils as ha``. Modules: ``config`` (seeds, FULL
-switch), ``attention`` (soft and hard reads), ``sampling`` (Gumbel noise,
-Gumbel-max, Gumbel-Softmax, straight-through), ``estimators`` (gradient
-estimators), ``baselines``, ``control`` and ``entropy`` (variance reduction), ``exact`` (enumeration and
-estimator statistics), ``tasks``, ``models``, ``train``, ``plotting`` and
-``widgets``.
+Import it as ``import hardattn_utils as ha``; every public name is ``ha.<name>``.
+Dependencies flow downward through three layers:
+
+Core
+    ``config`` (seeds, the FULL switch, run sizes), ``_checks`` (argument checks,
+    run once at the public entry points), ``sampling`` (Gumbel noise, Gumbel-max,
+    Gumbel-Softmax, straight-through), ``attention`` (soft and hard reads),
+    ``categorical`` (one-hots, samples, log-probabilities, score, entropy),
+    ``estimators`` (``Estimate``, REINFORCE with any baseline, relaxed and
+    straight-through estimators), ``baselines`` (leave-one-out, batch mean, moving
+    average, self-critical, learned), ``control`` (optimal per-coordinate baseline,
+    the MuProp control variate), ``registry`` (``ESTIMATORS``, ``resolve``),
+    ``exact`` (enumeration, estimator statistics), ``schedules``, ``train``
+    (``fit``), ``claims``, ``seeds``, ``numerics`` (the pinned numeric environment).
+Applications
+    ``tasks``, ``models`` and ``retrieval`` (the retrieval task of chapters 3–6),
+    ``pointer``, ``memory``, ``latents``, ``glimpses``.
+Presentation (imported on first use)
+    ``plotting`` (theme, fixed colour per estimator, plots), ``widgets`` (explorers).
+
+Every module is imported on first use of one of its names (PEP 562), so
+``import hardattn_utils`` costs almost nothing beyond Python itself, and
+``ha.gradient_stats`` pays for pandas only when a chapter calls it. ``ha.FULL`` is
+always the current value of :func:`full`.
 """
 
-from .attention import hard_attention, masked_softmax, soft_attention
-from .baselines import (
-    LearnedBaseline,
-    MovingAverageBaseline,
-    mean_baseline_reinforce,
-    optimal_baseline,
-    optimal_baseline_reinforce,
-    score_function,
-    self_critical,
-)
-from .claims import Claims
-from .config import FULL, NUM_THREADS, device, full, scaled, set_full, set_seed
-from .control import control_variate
-from .entropy import entropy, entropy_bonus, entropy_gradient, with_entropy_bonus
-from .estimators import (
-    ESTIMATORS,
-    Estimate,
-    LossFn,
-    gumbel_softmax_estimator,
-    reinforce,
-    rloo,
-    sample_one_hot,
-    st_gumbel_softmax,
-    straight_through_softmax,
-)
-from .exact import exact_gradient, expected_loss, gradient_samples, gradient_stats
-from .glimpses import (
-    Canvases,
-    GlimpseNet,
-    GlimpseTrace,
-    WholeImageNet,
-    cluttered_canvases,
-    extract_glimpse,
-    glimpse_accuracy,
-    glimpse_objective,
-    grid_size,
-    num_parameters,
-)
-from .latents import (
-    CategoricalVAE,
-    exact_negative_elbo,
-    latent_traversal,
-    log_marginal_likelihood,
-    negative_elbo,
-    reconstruct,
-    tile_images,
-    vae_objective,
-)
-from .memory import (
-    CopyBatch,
-    CopyNet,
-    CopyTask,
-    copy_accuracy,
-    copy_objective,
-    read_sharpness,
-    read_timing,
-)
-from .models import RetrievalNet
-from .numerics import footer, numeric_pin
-from .plotting import (
-    ESTIMATOR_COLORS,
-    estimator_color,
-    estimator_palette,
-    new_figure,
-    plot_curves,
-    plot_gradient_stats,
-    plot_weights,
-    set_theme,
-)
-from .pointer import (
-    Decoding,
-    PointerNet,
-    SortingBatch,
-    SortingTask,
-    pointer_accuracy,
-    self_critical_objective,
-    teacher_forcing_objective,
-)
-from .sampling import gumbel_max_sample, gumbel_noise, gumbel_softmax, one_hot, straight_through
-from .schedules import ExponentialSchedule, JangSchedule, schedule_frame
-from .seeds import SEEDS, SeedStack, mean_se, over_seeds, seeds, spread
-from .tasks import RetrievalBatch, RetrievalTask, load_digits_tensors
-from .train import estimator_objective, fit, steps_to, train_retrieval, train_retrieval_seeds
-from .widgets import (
-    attention_explorer,
-    attention_panel,
-    score_sweep_figure,
-    simplex_panel,
-    simplex_samples_figure,
-    temperature_explorer,
-)
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import ast
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
 
-__all__ = [
-    "Claims",
-    "SEEDS",
-    "SeedStack",
-    "footer",
-    "full",
-    "mean_se",
-    "numeric_pin",
-    "over_seeds",
-    "seeds",
-    "spread",
-    "Canvases",
-    "CategoricalVAE",
-    "GlimpseNet",
-    "GlimpseTrace",
-    "WholeImageNet",
-    "cluttered_canvases",
-    "exact_negative_elbo",
-    "extract_glimpse",
-    "glimpse_accuracy",
-    "glimpse_objective",
-    "grid_size",
-    "latent_traversal",
-    "log_marginal_likelihood",
-    "negative_elbo",
-    "num_parameters",
-    "reconstruct",
-    "tile_images",
-    "train_retrieval",
-    "train_retrieval_seeds",
-    "vae_objective",
-    "CopyBatch",
-    "CopyNet",
-    "CopyTask",
-    "Decoding",
-    "PointerNet",
-    "SortingBatch",
-    "SortingTask",
-    "copy_accuracy",
-    "copy_objective",
-    "pointer_accuracy",
-    "read_sharpness",
-    "read_timing",
-    "self_critical_objective",
-    "teacher_forcing_objective",
-    "ESTIMATORS",
-    "ESTIMATOR_COLORS",
-    "FULL",
-    "NUM_THREADS",
-    "Estimate",
-    "LearnedBaseline",
-    "LossFn",
-    "MovingAverageBaseline",
-    "RetrievalBatch",
-    "RetrievalNet",
-    "RetrievalTask",
-    "attention_explorer",
-    "attention_panel",
-    "control_variate",
-    "device",
-    "entropy",
-    "entropy_bonus",
-    "entropy_gradient",
-    "estimator_color",
-    "estimator_objective",
-    "estimator_palette",
-    "exact_gradient",
-    "expected_loss",
-    "fit",
-    "gradient_samples",
-    "gradient_stats",
-    "gumbel_max_sample",
-    "gumbel_noise",
-    "gumbel_softmax",
-    "gumbel_softmax_estimator",
-    "hard_attention",
-    "load_digits_tensors",
-    "masked_softmax",
-    "mean_baseline_reinforce",
-    "new_figure",
-    "one_hot",
-    "optimal_baseline",
-    "optimal_baseline_reinforce",
-    "plot_curves",
-    "plot_gradient_stats",
-    "plot_weights",
-    "reinforce",
-    "rloo",
-    "sample_one_hot",
-    "scaled",
-    "score_function",
-    "score_sweep_figure",
-    "self_critical",
-    "set_full",
-    "set_seed",
-    "set_theme",
-    "soft_attention",
-    "st_gumbel_softmax",
-    "steps_to",
-    "straight_through",
-    "straight_through_softmax",
-    "ExponentialSchedule",
-    "JangSchedule",
-    "schedule_frame",
-    "simplex_panel",
-    "simplex_samples_figure",
-    "temperature_explorer",
-    "with_entropy_bonus",
-]
+#: layer -> its modules, in dependency order. An application moving to ``apps/``
+#: changes its entry here, e.g. ``"pointer"`` -> ``"apps.pointer"``.
+LAYERS: dict[str, tuple[str, ...]] = {
+    "core": (
+        "config",
+        "sampling",
+        "attention",
+        "categorical",
+        "estimators",
+        "baselines",
+        "control",
+        "registry",
+        "exact",
+        "comparisons",
+        "schedules",
+        "train",
+        "claims",
+        "seeds",
+        "numerics",
+    ),
+    "applications": ("tasks", "models", "retrieval", "pointer", "memory", "latents", "glimpses"),
+    "presentation": ("plotting", "widgets"),
+}
+
+
+def _public_names(module: str) -> tuple[str, ...]:
+    """A submodule's ``__all__``, read from its source without importing it."""
+    path = Path(__file__).parent.joinpath(*module.split(".")).with_suffix(".py")
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets):
+            return tuple(ast.literal_eval(node.value))
+    raise ImportError(f"hardattn_utils.{module} defines no __all__")
+
+
+#: public name -> the module that defines it
+_HOME: dict[str, str] = {
+    name: module for modules in LAYERS.values() for module in modules for name in _public_names(module)
+}
+
+#: public names that are also module names (``seeds.seeds``): the function wins
+_CLASHES = {name for name in _HOME if any(name in modules for modules in LAYERS.values())}
+
+__version__ = "0.2.0"
+
+__all__ = sorted({*_HOME, "FULL"})
+
+
+def __getattr__(name: str) -> object:
+    """``ha.FULL`` (always current), then any public name, importing its module on first use."""
+    if name == "FULL":
+        return importlib.import_module(".config", __name__).full()
+    if name in _HOME:
+        value = getattr(_load(_HOME[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    if any(name in modules for modules in LAYERS.values()):
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _load(module: str) -> ModuleType:
+    """Import a submodule; importing sets ``ha.<module>``, so rebind clashing public names."""
+    loaded = importlib.import_module(f".{module}", __name__)
+    for name in _CLASHES:
+        home = sys.modules.get(f"{__name__}.{_HOME[name]}")
+        if home is not None:
+            globals()[name] = getattr(home, name)
+    return loaded
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -6,14 +6,13 @@ Shapes: ``B...`` batch dimensions, ``m`` positions, ``d`` features.
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import torch
 from torch import Tensor
 
 from ._checks import check_tensor, compute_dtype, masked_logits
-from .sampling import gumbel_max_sample
+from .sampling import gumbel_argmax
 
 __all__ = ["hard_attention", "masked_softmax", "soft_attention"]
 
@@ -106,13 +105,8 @@ def hard_attention(
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     check_tensor(scores, "scores")
     values = _check_values(scores, values)
-    logits = masked_logits(scores, mask, name="scores", check_rows=mode != "argmax")
-    if mode == "argmax":
-        top, index = logits.max(dim=-1)  # the index is argmax's
-        if not math.isfinite(top.sum().item()):  # NaN, +inf or a row with nothing selectable
-            masked_logits(scores, mask, name="scores")  # names the problem (a large finite sum passes)
-    else:
-        index = gumbel_max_sample(logits, generator=generator)
+    logits = masked_logits(scores, mask, name="scores")  # (B, m)
+    index = logits.max(dim=-1).indices if mode == "argmax" else gumbel_argmax(logits, generator)  # (B)
     batch = index.shape
     if batch != values.shape[:-2]:  # broadcast only when needed: views cost per call too
         batch = torch.broadcast_shapes(batch, values.shape[:-2])

@@ -12,7 +12,9 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["FULL", "NUM_THREADS", "device", "full", "scaled", "set_full", "set_seed"]
+from ._checks import check_int
+
+__all__ = ["NUM_THREADS", "full", "scaled", "set_full", "set_seed"]
 
 #: Number of CPU threads torch uses in the notebooks. Training results depend on
 #: torch's thread count, so it is pinned rather than inherited from the machine.
@@ -25,9 +27,8 @@ def _env_full() -> bool:
     return os.environ.get("HARDATTN_FULL", "").strip().lower() in {"1", "true", "yes"}
 
 
-#: ``True`` runs the long ("paper-scale") version of every notebook. Set it with
-#: :func:`set_full` or the environment variable ``HARDATTN_FULL=1``.
-FULL: bool = _env_full()
+#: The switch itself; read it through :func:`full` (``ha.FULL`` does).
+_state = {"full": _env_full()}
 
 
 def set_full(flag: bool) -> bool:
@@ -41,18 +42,16 @@ def set_full(flag: bool) -> bool:
     """
     if not isinstance(flag, bool):
         raise TypeError(f"flag must be a bool, got {type(flag).__name__}")
-    global FULL
-    FULL = flag or _env_full()
-    return FULL
+    _state["full"] = flag or _env_full()
+    return _state["full"]
 
 
 def full() -> bool:
     """Whether the long version is on (:func:`set_full` or ``HARDATTN_FULL=1``).
 
-    Read the switch through this function: a name imported from this module
-    (``from .config import FULL``) keeps the value it had at import.
+    ``ha.FULL`` reads this function too, so it is always current.
     """
-    return FULL
+    return _state["full"]
 
 
 def scaled(quick: int, full: int | None = None) -> int:
@@ -60,15 +59,11 @@ def scaled(quick: int, full: int | None = None) -> int:
 
     Args:
         quick: size used for the ≤ 60 s version of a notebook.
-        full: size used when :data:`FULL` is on.
+        full: size used when the FULL switch is on.
     """
-    if isinstance(quick, bool) or not isinstance(quick, int) or quick < 1:
-        raise ValueError(f"quick must be a positive int, got {quick!r}")
-    if full is not None and (isinstance(full, bool) or not isinstance(full, int) or full < 1):
-        raise ValueError(f"full must be a positive int or None, got {full!r}")
-    if not FULL:  # the module's current value (`full` here is the argument)
-        return quick
-    return 10 * quick if full is None else full
+    quick = check_int(quick, "quick", minimum=1)
+    long = 10 * quick if full is None else check_int(full, "full", minimum=1)
+    return long if _state["full"] else quick
 
 
 def set_seed(seed: int = 0, *, num_threads: int | None = NUM_THREADS) -> torch.Generator:
@@ -82,20 +77,12 @@ def set_seed(seed: int = 0, *, num_threads: int | None = NUM_THREADS) -> torch.G
         A fresh ``torch.Generator`` seeded with ``seed``, for functions that take
         ``generator=``.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = check_int(seed, "seed", minimum=0)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
     if num_threads is not None:
-        if num_threads < 1:
-            raise ValueError(f"num_threads must be >= 1, got {num_threads}")
-        torch.set_num_threads(num_threads)
+        torch.set_num_threads(check_int(num_threads, "num_threads", minimum=1))
     generator = torch.Generator()
     generator.manual_seed(seed)
     return generator
-
-
-def device() -> torch.device:
-    """The device the FULL versions run on: CUDA when present, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

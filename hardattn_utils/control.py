@@ -1,30 +1,104 @@
-"""Control variates for REINFORCE: the first-order (MuProp) control in its correct form.
+"""Control variates for REINFORCE: the per-coordinate optimal baseline and the
+first-order (MuProp) control in its correct form.
 
 The source text's formula subtracts a value-space quantity from a parameter-space
 gradient; chapter 4 (``04_variance_reduction``) derives and measures the correct
-form implemented here.
+form implemented here. Shapes: ``B`` batch, ``m`` categories, ``S`` samples.
 """
 
 from __future__ import annotations
 
-from functools import partial
-from numbers import Real
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
-from ._checks import check_logits
-from .baselines import _check_count, _leave_one_out, score_function
-from .estimators import ESTIMATORS, Estimate, LossFn, _loss, sample_one_hot
+from ._checks import (
+    check_callable,
+    check_estimator_logits,
+    check_logits,
+    check_loss,
+    check_nonempty,
+    check_real,
+    masked_to_zero,
+)
+from .baselines import sum_of_others
+from .categorical import all_one_hots, draw, score
+from .estimators import Estimate, LossFn
 
-__all__ = ["control_variate"]
+__all__ = ["control_variate", "optimal_baseline", "optimal_baseline_reinforce", "with_control_variate"]
+
+
+def optimal_baseline(logits: Tensor, f: LossFn) -> Tensor:
+    """The variance-minimising constant baseline per logit coordinate, by enumeration.
+
+    .. math:: b_k^* = \\frac{\\mathbb E[f(z)\\, s_k(z)^2]}{\\mathbb E[s_k(z)^2]},\\quad s = z - p
+
+    Args:
+        logits: (B..., m).
+        f: the loss; called once on the m one-hots.
+
+    Returns:
+        (B..., m) detached; 0 where ``E[s_k²] = 0`` (a category of probability 0 or 1).
+
+    Reference: Greensmith, Bartlett & Baxter (2004). Chapter 4.
+    """
+    logits = check_logits(logits).detach()
+    one_hots = all_one_hots(logits)  # (m, B, m)
+    with torch.no_grad():
+        losses = check_loss(f, one_hots)  # (m, B)
+    probs = torch.softmax(logits, dim=-1)  # (B, m)
+    weight = probs.movedim(-1, 0).unsqueeze(-1) * (one_hots - probs) ** 2  # (m, B, m)
+    numerator, denominator = (weight * losses.unsqueeze(-1)).sum(0), weight.sum(0)  # (B, m)
+    return torch.where(denominator > 0, numerator / denominator.clamp_min(1e-30), 0.0)
+
+
+def optimal_baseline_reinforce(
+    logits: Tensor,
+    f: LossFn,
+    *,
+    num_samples: int = 4,
+    baseline: Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> Estimate:
+    """REINFORCE with a separate baseline per logit coordinate, ideally ``b*``.
+
+    Without ``baseline``, ``b_k`` for sample ``s`` is estimated from the *other*
+    samples (leave-one-out, so the estimate stays unbiased):
+
+    .. math:: \\hat g_k = \\frac1S\\sum_s \\big(f(z_s) - b_{s,k}\\big)\\,s_k(z_s),\\quad
+       b_{s,k} = \\frac{\\sum_{j\\ne s} f(z_j)\\,s_k(z_j)^2}{\\sum_{j\\ne s} s_k(z_j)^2}
+
+    Args:
+        logits: (B..., m).
+        f: loss of a one-hot sample.
+        num_samples: S (>= 2 when ``baseline`` is None).
+        baseline: (B..., m) a fixed per-coordinate baseline, e.g. :func:`optimal_baseline`.
+        generator: source of randomness.
+
+    Reference: Greensmith, Bartlett & Baxter (2004). Chapter 4.
+    """
+    logits, num_samples = check_estimator_logits(logits, num_samples, 2 if baseline is None else 1)
+    z, _ = draw(logits, num_samples, generator)  # (S, B, m)
+    loss = check_loss(f, z)  # (S, B)
+    detached, s = loss.detach().unsqueeze(-1), score(z, logits)  # (S, B, 1), (S, B, m)
+    b = _coordinate_baseline(detached, s) if baseline is None else baseline.detach()  # (S, B, m)
+    surrogate = (loss + ((detached - b) * s * masked_to_zero(logits)).sum(-1)).mean()
+    return Estimate(surrogate, loss.detach(), z)
+
+
+def _coordinate_baseline(loss: Tensor, s: Tensor) -> Tensor:
+    """Leave-one-out ``b_{s,k}`` from (S, B, 1) losses and (S, B, m) scores."""
+    squared = s**2
+    total = sum_of_others(squared)
+    return torch.where(total > 0, sum_of_others(loss * squared) / total.clamp_min(1e-30), 0.0)
 
 
 def _taylor_control(logits: Tensor, f: LossFn) -> tuple[Tensor, Tensor, Tensor]:
     """``(p̄, f(p̄), ∇_z f(p̄))``, all detached, for the first-order control variate."""
     probs = torch.softmax(logits, dim=-1).detach().requires_grad_(True)
     with torch.enable_grad():
-        value = _loss(f, probs)
+        value = check_loss(f, probs)
         (grad,) = torch.autograd.grad(value.sum(), probs)
     return probs.detach(), value.detach(), grad.detach()
 
@@ -41,62 +115,91 @@ def control_variate(
     """REINFORCE with the first-order Taylor expansion of ``f`` at ``p`` as control variate.
 
     The control ``h(z) = f(p̄) + ∇f(p̄)·(z − p̄)`` is linear in ``z``, so its
-    expectation ``f(p̄) + ∇f(p̄)·(p − p̄)`` and that expectation's gradient (the
-    gradient of soft attention) are known in closed form:
+    expectation and that expectation's gradient (the gradient of soft attention)
+    are known in closed form:
 
     .. math:: \\hat g = \\big(f(z) - c\\,h(z)\\big)\\nabla\\log p(z) + c\\,\\nabla_\\ell\\,\\mathbb E[h(z)]
 
     With ``c=None`` each sample's ``c`` is estimated from the *other* samples as
-    ``Cov(f s, h s) / Var(h s)`` (pooled over coordinates; leave-one-out keeps it
-    unbiased). Costs ``num_samples`` evaluations of ``f`` plus one value and
-    gradient of ``f`` at ``p̄``. With ``leave_one_out=True`` the residual
-    ``f(z_s) − c h(z_s)`` also gets the mean residual of the other samples as a
-    baseline (what the Taylor term cannot remove, e.g. a constant curvature term).
+    ``Cov(f s, h s) / Var(h s)`` (leave-one-out keeps it unbiased). With
+    ``leave_one_out=True`` the residual ``f(z_s) − c h(z_s)`` also gets the mean
+    residual of the other samples as a baseline. Costs S evaluations of ``f`` plus
+    one value and gradient of ``f`` at ``p̄``.
 
     Args:
-        logits: (..., K).
+        logits: (B..., m).
         f: loss of a one-hot or relaxed ``z``, differentiable in ``z``.
-        c: a fixed coefficient (1 makes ``h`` the first-order model of ``f``), or None
-            to estimate ``c*`` from the other samples (needs ``num_samples >= 2``).
+        c: a fixed coefficient, or None to estimate ``c*`` (needs ``num_samples >= 2``).
         num_samples: S.
         leave_one_out: subtract the other samples' mean residual (needs ``num_samples >= 2``).
         generator: source of randomness.
 
     Reference: Gu et al. (2016), MuProp; Mohamed et al. (2020), §7. Chapter 4.
     """
-    if c is not None and (isinstance(c, bool) or not isinstance(c, Real)):
-        raise TypeError(f"c must be a number or None, got {type(c).__name__}")
-    _check_count(num_samples, 2 if c is None or leave_one_out else 1, " to estimate c or a baseline")
-    p_bar, f_bar, grad_bar = _taylor_control(check_logits(logits), f)
-    z, log_p = sample_one_hot(logits, num_samples, generator)
-    loss = _loss(f, z)
-    detached = loss.detach()
-    control = f_bar + ((z - p_bar) * grad_bar).sum(-1)  # h(z), (S, ...)
+    c = None if c is None else check_real(c, "c")
+    logits, num_samples = check_estimator_logits(logits, num_samples, 2 if c is None or leave_one_out else 1)
+    p_bar, f_bar, grad_bar = _taylor_control(logits, f)  # (B, m), (B), (B, m)
+    z, log_p = draw(logits, num_samples, generator)  # (S, B, m), (S, B)
+    loss = check_loss(f, z)  # (S, B)
+    control = f_bar + ((z - p_bar) * grad_bar).sum(-1)  # h(z), (S, B)
     if c is None:
-        c = _estimate_c(detached, control, score_function(z, logits), p_bar, grad_bar, leave_one_out)
-    residual = detached - c * control
-    if leave_one_out:
-        residual = residual - (_leave_one_out(detached) - c * _leave_one_out(control)) / (num_samples - 1)
-    mean_control = (grad_bar * torch.softmax(logits, dim=-1)).sum(-1)  # E[h] up to a constant
-    surrogate = (loss + residual * log_p + c * mean_control).mean()
-    return Estimate(surrogate, detached, z)
+        c = _estimate_c(loss.detach(), control, score(z, logits), p_bar, grad_bar, leave_one_out)
+    residual = _residual(loss.detach(), control, c, leave_one_out)  # f(z) - c h(z) - baseline, (S, B)
+    mean_control = (grad_bar * torch.softmax(logits, dim=-1)).sum(-1)  # E[h] up to a constant, (B)
+    return Estimate((loss + residual * log_p + c * mean_control).mean(), loss.detach(), z)
+
+
+def with_control_variate(estimator: Callable[..., Estimate], c: float = 1.0) -> Callable[..., Estimate]:
+    """Compose the first-order control variate with any score-function estimator.
+
+    The returned estimator runs ``estimator`` on the residual loss ``f(z) − c h(z)``
+    and adds back ``c ∇E[h]``, which is known in closed form, so it stays unbiased
+    whenever ``estimator`` is (e.g. ``with_control_variate(rloo)``). ``h`` has no
+    gradient, so the pathwise term of ``f``'s parameters is unchanged. For one-hot
+    samples only (a relaxed ``z`` would carry ``h``'s pathwise gradient too).
+
+    .. math:: \\hat g = \\hat g_{\\text{estimator}}[f - c\\,h] + c\\,\\nabla_\\ell\\,\\mathbb E[h(z)]
+
+    Args:
+        estimator: a score-function estimator ``(logits, f, *, ..., generator=None)``.
+        c: the fixed coefficient (see :func:`control_variate` for an estimated one).
+
+    Reference: Gu et al. (2016), MuProp. Chapter 4.
+    """
+    check_callable(estimator, "estimator")
+    c = check_real(c, "c")
+
+    def estimate(logits: Tensor, f: LossFn, **hyper: object) -> Estimate:
+        p_bar, f_bar, grad_bar = _taylor_control(check_nonempty(logits), f)  # (B, m), (B), (B, m)
+        control = lambda z: f_bar + ((z - p_bar) * grad_bar).sum(-1)  # noqa: E731  h(z), (S, B)
+        inner = estimator(logits, lambda z: f(z) - c * control(z), **hyper)
+        mean_control = (grad_bar * torch.softmax(logits, dim=-1)).sum(-1)  # E[h] up to a constant, (B)
+        return Estimate(inner.surrogate + c * mean_control.mean(), inner.loss + c * control(inner.z), inner.z)
+
+    estimate.__name__ = f"{getattr(estimator, '__name__', 'estimator')} + control variate"
+    return estimate
+
+
+def _residual(loss: Tensor, control: Tensor, c: float | Tensor, leave_one_out: bool) -> Tensor:
+    """``f(z_s) − c h(z_s)``, less the other samples' mean residual with ``leave_one_out``."""
+    residual = loss - c * control
+    if not leave_one_out:
+        return residual
+    return residual - (sum_of_others(loss) - c * sum_of_others(control)) / (loss.shape[0] - 1)
 
 
 def _estimate_c(
-    loss: Tensor, control: Tensor, score: Tensor, p_bar: Tensor, grad_bar: Tensor, centre: bool
+    loss: Tensor, control: Tensor, s: Tensor, p_bar: Tensor, grad_bar: Tensor, centre: bool
 ) -> Tensor:
-    """Leave-one-out ``c* = E<f s, h s − μ> / E|h s − μ|²`` with ``μ = ∇E[h]``: (S, ...).
+    """Leave-one-out ``c* = E<f s, h s − μ> / E|h s − μ|²`` with ``μ = ∇E[h]``: (S, B).
 
     With ``centre``, ``f`` is first centred on the mean of the same other samples.
     """
-    mu = p_bar * (grad_bar - (p_bar * grad_bar).sum(-1, keepdim=True))  # E[h s], exact
-    centred = control.unsqueeze(-1) * score - mu  # (S, ..., K), mean zero
-    inner = (score * centred).sum(-1)  # <s, h s − μ>, (S, ...)
-    cov = _leave_one_out(loss * inner)
+    mu = p_bar * (grad_bar - (p_bar * grad_bar).sum(-1, keepdim=True))  # E[h s], exact, (B, m)
+    centred = control.unsqueeze(-1) * s - mu  # (S, B, m), mean zero
+    inner = (s * centred).sum(-1)  # <s, h s − μ>, (S, B)
+    cov = sum_of_others(loss * inner)
     if centre:
-        cov = cov - _leave_one_out(loss) * _leave_one_out(inner) / (loss.shape[0] - 1)
-    var = _leave_one_out(centred.pow(2).sum(-1))
+        cov = cov - sum_of_others(loss) * sum_of_others(inner) / (loss.shape[0] - 1)
+    var = sum_of_others(centred.pow(2).sum(-1))
     return torch.where(var > 0, cov / var.clamp_min(1e-30), 0.0)
-
-
-ESTIMATORS["control variate"] = partial(control_variate, num_samples=2, leave_one_out=True)

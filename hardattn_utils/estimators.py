@@ -5,36 +5,55 @@ Every estimator is ``(logits, f, *, keyword-only hyper-parameters, generator=Non
 ``d E[f(z)] / d logits`` (mean over batch elements) in ``logits.grad``, and the
 gradient of ``E[f]`` for any parameters inside ``f``.
 
-Chapter 3 (``03_reinforce``) derives :func:`reinforce`, chapter 4 the baselines,
-chapter 5 the Gumbel-Softmax estimators and chapter 6 the straight-through ones.
+Legend of the shape comments: ``B`` batch (any leading shape), ``m`` categories,
+``S`` samples (the axis exists only when ``num_samples > 1``).
+
+Chapter 3 (``03_reinforce``) derives :func:`reinforce`, chapter 4 its baselines
+(:mod:`hardattn_utils.baselines`), chapter 5 the Gumbel-Softmax estimators and
+chapter 6 the straight-through ones.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from numbers import Real
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-from ._checks import check_logits
-from .sampling import gumbel_max_sample, gumbel_softmax, one_hot, straight_through
+from ._checks import (
+    check_baseline,
+    check_callable,
+    check_estimator_logits,
+    check_loss,
+    check_nonempty,
+    check_real,
+    masked_to_zero,
+)
+from .categorical import (
+    draw,
+    entropy_gradient,
+    one_hot,
+    sample_one_hot,  # noqa: F401 (the applications import it from here until apps/)
+)
+from .sampling import gumbel_argmax, gumbel_softmax, straight_through
 
 __all__ = [
-    "ESTIMATORS",
     "Estimate",
     "LossFn",
+    "entropy_bonus",
     "gumbel_softmax_estimator",
     "reinforce",
-    "rloo",
-    "sample_one_hot",
     "st_gumbel_softmax",
     "straight_through_softmax",
+    "with_entropy_bonus",
 ]
 
-#: ``z`` (..., K), one-hot or relaxed -> loss (...), to be minimised.
+#: ``z`` (..., m), one-hot or relaxed -> loss (...), to be minimised.
 LossFn = Callable[[Tensor], Tensor]
+#: A REINFORCE baseline: a number, a tensor broadcastable to the losses, or a
+#: callable ``losses (S, B) -> baselines`` broadcastable to them.
+Baseline = float | Tensor | Callable[[Tensor], Tensor | float]
 
 
 class Estimate(NamedTuple):
@@ -43,7 +62,7 @@ class Estimate(NamedTuple):
     Attributes:
         surrogate: scalar; ``surrogate.backward()`` yields the estimator's gradient.
         loss: (...) ``f(z)`` at the sample(s) used, detached, for logging.
-        z: (..., K) the sample(s) fed to ``f``.
+        z: (..., m) the sample(s) fed to ``f``.
     """
 
     surrogate: Tensor
@@ -51,102 +70,57 @@ class Estimate(NamedTuple):
     z: Tensor
 
 
-def _loss(f: LossFn, z: Tensor) -> Tensor:
-    loss = f(z)
-    if not isinstance(loss, Tensor) or loss.shape != z.shape[:-1]:
-        got = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
-        raise ValueError(
-            f"f must map z of shape {tuple(z.shape)} to a loss of shape {tuple(z.shape[:-1])}, got {got}"
-        )
-    return loss
-
-
-def _samples(logits: Tensor, num_samples: int) -> Tensor:
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-        raise ValueError(f"num_samples must be a positive int, got {num_samples!r}")
-    return logits if num_samples == 1 else logits.expand(num_samples, *logits.shape)
-
-
-def sample_one_hot(
-    logits: Tensor, num_samples: int = 1, generator: torch.Generator | None = None
-) -> tuple[Tensor, Tensor]:
-    """Draw one-hot samples and their log-probabilities.
-
-    Args:
-        logits: (..., K).
-        num_samples: S; with S > 1 the outputs get a leading (S,) axis.
-        generator: source of randomness.
-
-    Returns:
-        ``(z, log_p)``: (S..., K) one-hots and (S...) ``log softmax(logits)[z]``,
-        differentiable in ``logits``.
-    """
-    logits = _samples(check_logits(logits), num_samples)
-    index = gumbel_max_sample(logits, generator=generator)
-    log_p = torch.log_softmax(logits, dim=-1).gather(-1, index.unsqueeze(-1)).squeeze(-1)
-    return one_hot(index, logits.shape[-1], dtype=logits.dtype), log_p
+def loss_shape(logits: Tensor, num_samples: int) -> tuple[int, ...]:
+    """Shape of the losses of ``num_samples`` draws: (S, B) or (B) when S = 1."""
+    batch = tuple(logits.shape[:-1])
+    return batch if num_samples == 1 else (num_samples, *batch)
 
 
 def reinforce(
     logits: Tensor,
     f: LossFn,
     *,
-    baseline: float | Tensor = 0.0,
     num_samples: int = 1,
+    baseline: Baseline = 0.0,
     generator: torch.Generator | None = None,
 ) -> Estimate:
-    """REINFORCE (score-function) estimator with an optional baseline.
+    """The score-function (REINFORCE) estimator with a baseline ``b``.
 
-    .. math:: \\hat g = \\frac1S\\sum_s \\big(f(z_s) - b\\big)\\,\\nabla\\log p(z_s)
-       + \\nabla_\\theta f(z_s)
+    .. math:: \\hat g = \\frac1S\\sum_s \\big(f(z_s) - b_s\\big)\\nabla_\\ell \\log p(z_s),
+       \\quad z_s \\sim \\mathrm{Cat}(\\mathrm{softmax}(\\ell))
 
-    Unbiased when ``b`` does not depend on the sample it scores.
+    The surrogate ``(loss + (sg(loss) - b) * log_p).mean()`` also carries the pathwise
+    term, so parameters inside ``f`` learn too. The estimate stays unbiased when
+    ``b_s`` does not depend on ``z_s`` (leave-one-out does not; a batch mean does).
 
     Args:
-        logits: (..., K).
-        f: loss of a one-hot sample.
-        baseline: a number or a tensor broadcastable to the loss (detached).
-        num_samples: S i.i.d. samples averaged (outputs get a leading S axis if S > 1).
+        logits: (B..., m).
+        f: loss of a one-hot sample, (S, B..., m) -> (S, B...).
+        num_samples: S; with S > 1, ``loss`` and ``z`` get a leading (S,) axis.
+        baseline: a number, a tensor broadcastable to the losses (detached), or a
+            callable on the detached losses (S, B...) -> baselines, e.g.
+            :func:`hardattn_utils.baselines.leave_one_out`.
         generator: source of randomness.
+
+    Raises:
+        ValueError: for bad logits, an empty batch, a NaN or misshapen baseline.
 
     Reference: Williams (1992). Chapter 3.
     """
-    if not isinstance(baseline, Tensor | Real) or isinstance(baseline, bool):
-        raise TypeError(f"baseline must be a number or a Tensor, got {type(baseline).__name__}")
-    z, log_p = sample_one_hot(logits, num_samples, generator)
-    loss = _loss(f, z)
-    b = baseline.detach() if isinstance(baseline, Tensor) else baseline
+    logits, num_samples = check_estimator_logits(logits, num_samples)
+    baseline = check_baseline(baseline, loss_shape(logits, num_samples))
+    return reinforce_core(logits, f, num_samples, baseline, generator)
+
+
+def reinforce_core(
+    logits: Tensor, f: LossFn, num_samples: int, baseline: Baseline, generator: torch.Generator | None
+) -> Estimate:
+    """The unchecked core of :func:`reinforce`, for estimators that checked their arguments."""
+    z, log_p = draw(logits, num_samples, generator)  # (S, B, m), (S, B)
+    loss = check_loss(f, z)  # (S, B)
+    b = baseline(loss.detach()) if callable(baseline) else baseline  # broadcasts to (S, B)
     surrogate = (loss + (loss.detach() - b) * log_p).mean()
     return Estimate(surrogate, loss.detach(), z)
-
-
-def rloo(
-    logits: Tensor, f: LossFn, *, num_samples: int = 4, generator: torch.Generator | None = None
-) -> Estimate:
-    """REINFORCE with the leave-one-out baseline over S samples (unbiased).
-
-    .. math:: \\hat g = \\frac1S\\sum_s \\Big(f(z_s) - \\frac1{S-1}\\sum_{j\\ne s} f(z_j)\\Big)
-       \\nabla\\log p(z_s)
-
-    Args:
-        logits: (..., K).
-        f: loss of a one-hot sample.
-        num_samples: S >= 2.
-        generator: source of randomness.
-
-    Returns:
-        ``Estimate`` with ``loss`` and ``z`` of leading shape (S,).
-
-    Reference: Kool, van Hoof & Welling (2019). Chapter 4.
-    """
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
-        raise ValueError(f"num_samples must be an int >= 2 for leave-one-out, got {num_samples!r}")
-    z, log_p = sample_one_hot(logits, num_samples, generator)
-    loss = _loss(f, z)
-    detached = loss.detach()
-    baseline = (detached.sum(0, keepdim=True) - detached) / (num_samples - 1)
-    surrogate = (loss + (detached - baseline) * log_p).mean()
-    return Estimate(surrogate, detached, z)
 
 
 def gumbel_softmax_estimator(
@@ -154,13 +128,15 @@ def gumbel_softmax_estimator(
 ) -> Estimate:
     """Pathwise gradient through a relaxed Gumbel-Softmax sample (biased for tau > 0).
 
-    .. math:: \\hat g = \\nabla f(y),\\quad y = \\mathrm{softmax}((\\ell + g)/\\tau)
+    .. math:: \\hat g = \\nabla_\\ell f(y),\\quad y = \\mathrm{softmax}((\\ell + g)/\\tau)
+
+    Args:
+        logits: (B..., m). f: loss of a relaxed sample. tau: temperature > 0.
+        generator: source of randomness.
 
     Reference: Jang, Gu & Poole (2017); Maddison, Mnih & Teh (2017). Chapter 5.
     """
-    z = gumbel_softmax(logits, tau=tau, generator=generator)
-    loss = _loss(f, z)
-    return Estimate(loss.mean(), loss.detach(), z)
+    return _relaxed(logits, f, tau, False, generator)
 
 
 def st_gumbel_softmax(
@@ -168,10 +144,19 @@ def st_gumbel_softmax(
 ) -> Estimate:
     """Straight-through Gumbel-Softmax: one-hot forward, relaxed-sample gradient backward.
 
+    .. math:: z = e_{\\arg\\max_k y_k},\\quad
+       \\hat g = \\frac{\\partial f}{\\partial z}\\frac{\\partial y}{\\partial \\ell}
+
     Reference: Jang, Gu & Poole (2017). Chapter 6.
     """
-    z = gumbel_softmax(logits, tau=tau, hard=True, generator=generator)
-    loss = _loss(f, z)
+    return _relaxed(logits, f, tau, True, generator)
+
+
+def _relaxed(
+    logits: Tensor, f: LossFn, tau: float, hard: bool, generator: torch.Generator | None
+) -> Estimate:
+    z = gumbel_softmax(check_nonempty(logits), tau=tau, hard=hard, generator=generator)  # (B, m)
+    loss = check_loss(f, z)  # (B)
     return Estimate(loss.mean(), loss.detach(), z)
 
 
@@ -185,20 +170,46 @@ def straight_through_softmax(
 
     Reference: Bengio, Léonard & Courville (2013). Chapter 6.
     """
-    logits = check_logits(logits)
-    index = gumbel_max_sample(logits, generator=generator)
-    probs = torch.softmax(logits, dim=-1)
-    z = straight_through(one_hot(index, logits.shape[-1], dtype=logits.dtype), probs)
-    loss = _loss(f, z)
+    logits, _ = check_estimator_logits(logits, 1)
+    index = gumbel_argmax(logits, generator)  # (B)
+    probs = torch.softmax(logits, dim=-1)  # (B, m)
+    z = straight_through(one_hot(index, logits.shape[-1], dtype=logits.dtype), probs)  # (B, m)
+    loss = check_loss(f, z)  # (B)
     return Estimate(loss.mean(), loss.detach(), z)
 
 
-#: name -> estimator. The name is also the label in tables and plots
-#: (:data:`hardattn_utils.plotting.ESTIMATOR_COLORS`).
-ESTIMATORS: dict[str, Callable[..., Estimate]] = {
-    "REINFORCE": reinforce,
-    "RLOO": rloo,
-    "Gumbel-Softmax": gumbel_softmax_estimator,
-    "ST Gumbel-Softmax": st_gumbel_softmax,
-    "ST softmax": straight_through_softmax,
-}
+def entropy_bonus(logits: Tensor, beta: float) -> Tensor:
+    """A scalar to add to a surrogate that subtracts ``beta`` times the mean entropy.
+
+    Its gradient is ``−beta ∇_ℓ H`` (exact, from
+    :func:`hardattn_utils.categorical.entropy_gradient`, no sampling), averaged over
+    batch elements like every surrogate; minimising the loss then favours spread-out
+    attention.
+
+    .. math:: \\mathcal L = \\mathbb E[f] - \\beta H(p)
+
+    Args:
+        logits: (B..., m).
+        beta: entropy weight >= 0.
+
+    Returns:
+        Scalar surrogate (its value is not the entropy). Chapter 4.
+    """
+    beta = check_real(beta, "beta", minimum=0.0)
+    return -(beta * (entropy_gradient(logits) * masked_to_zero(logits)).sum(-1)).mean()
+
+
+def with_entropy_bonus(estimator: Callable[..., Estimate], beta: float) -> Callable[..., Estimate]:
+    """Wrap an estimator so its surrogate also carries :func:`entropy_bonus` ``(logits, beta)``.
+
+    Chapter 4.
+    """
+    check_callable(estimator, "estimator")
+    beta = check_real(beta, "beta", minimum=0.0)
+
+    def wrapped(logits: Tensor, f: LossFn, **kwargs: object) -> Estimate:
+        estimate = estimator(logits, f, **kwargs)
+        return estimate._replace(surrogate=estimate.surrogate + entropy_bonus(logits, beta))
+
+    wrapped.__name__ = f"{getattr(estimator, '__name__', 'estimator')} + entropy({beta:g})"
+    return wrapped

@@ -13,8 +13,10 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from ._checks import check_logits
-from .estimators import ESTIMATORS, Estimate, LossFn
+from ._checks import check_int, check_loss, masked_logits
+from .categorical import all_one_hots
+from .estimators import Estimate, LossFn
+from .registry import resolve
 
 __all__ = ["exact_gradient", "expected_loss", "gradient_samples", "gradient_stats"]
 
@@ -22,23 +24,26 @@ __all__ = ["exact_gradient", "expected_loss", "gradient_samples", "gradient_stat
 def expected_loss(logits: Tensor, f: LossFn) -> Tensor:
     """Exact ``E_{z ~ Cat(softmax(logits))}[f(z)]`` by enumeration.
 
-    .. math:: L(\\ell) = \\sum_{k=1}^K \\mathrm{softmax}(\\ell)_k\\, f(e_k)
+    .. math:: L(\\ell) = \\sum_{k=1}^m \\mathrm{softmax}(\\ell)_k\\, f(e_k)
 
     Args:
-        logits: (..., K).
-        f: loss of one-hots; called once on a (K, ..., K) stack of them.
+        logits: (B..., m).
+        f: loss of one-hots; called once on a (m, B..., m) stack of them.
 
     Returns:
-        (...) differentiable in ``logits`` and in any parameters of ``f``.
+        (B...) differentiable in ``logits`` and in any parameters of ``f``.
+
+    Raises:
+        ValueError: for NaN or +inf logits, or a row of only ``-inf`` (no distribution).
+
+    Chapter 2.
     """
-    logits = check_logits(logits)
-    K, batch = logits.shape[-1], logits.shape[:-1]
-    eye = torch.eye(K, dtype=logits.dtype, device=logits.device)
-    one_hots = eye.view(K, *([1] * len(batch)), K).expand(K, *batch, K)
-    losses = f(one_hots)
-    if not isinstance(losses, Tensor) or losses.shape != (K, *batch):
-        raise ValueError(f"f must map one-hots of shape {tuple(one_hots.shape)} to shape {(K, *batch)}")
-    probs = torch.softmax(logits, dim=-1).movedim(-1, 0)
+    return _expected_loss(masked_logits(logits, None), f)
+
+
+def _expected_loss(logits: Tensor, f: LossFn) -> Tensor:
+    losses = check_loss(f, all_one_hots(logits))  # (m, B)
+    probs = torch.softmax(logits, dim=-1).movedim(-1, 0)  # (m, B)
     return (probs * losses).sum(0)
 
 
@@ -48,24 +53,11 @@ def exact_gradient(logits: Tensor, f: LossFn) -> Tensor:
     The mean runs over batch elements, as in every estimator's surrogate.
 
     Returns:
-        (..., K) tensor, detached.
+        (B..., m) tensor, detached. Chapter 2.
     """
-    leaf = check_logits(logits).detach().clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(expected_loss(leaf, f).mean(), leaf)
+    leaf = masked_logits(logits, None).detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(_expected_loss(leaf, f).mean(), leaf)
     return grad
-
-
-def _resolve(estimator: str | Callable[..., Estimate]) -> tuple[str, Callable[..., Estimate]]:
-    if isinstance(estimator, str):
-        if estimator not in ESTIMATORS:
-            raise ValueError(f"estimator {estimator!r} is not in ESTIMATORS: {sorted(ESTIMATORS)}")
-        return estimator, ESTIMATORS[estimator]
-    if not callable(estimator):
-        raise TypeError(f"estimator must be a name or a callable, got {type(estimator).__name__}")
-    name = getattr(estimator, "__name__", None) or getattr(
-        getattr(estimator, "func", None), "__name__", "estimator"
-    )
-    return name, estimator
 
 
 def gradient_samples(
@@ -92,10 +84,9 @@ def gradient_samples(
     Returns:
         (N, ..., K) tensor of gradient estimates.
     """
-    _, est = _resolve(estimator)
-    if isinstance(num_draws, bool) or not isinstance(num_draws, int) or num_draws < 2:
-        raise ValueError(f"num_draws must be an int >= 2, got {num_draws!r}")
-    base = check_logits(logits).detach()
+    _, est = resolve(estimator)
+    num_draws = check_int(num_draws, "num_draws", minimum=2)
+    base = masked_logits(logits, None).detach()
     if batched:
         leaf = base.expand(num_draws, *base.shape).clone().requires_grad_(True)
         est(leaf, f, generator=generator).surrogate.backward()
@@ -125,8 +116,8 @@ def gradient_stats(
 
     Chapter 3 explains each column.
     """
-    name, _ = _resolve(estimator)
-    draws = gradient_samples(estimator, logits, f, num_draws, generator, batched=batched)
+    name, est = resolve(estimator)
+    draws = gradient_samples(est, logits, f, num_draws, generator, batched=batched)
     draws = draws.reshape(num_draws, -1).double().cpu()  # the DataFrame needs host memory
     exact = exact_gradient(logits, f).reshape(-1).double().cpu()
     mean, var = draws.mean(0), draws.var(0)

@@ -7,15 +7,20 @@ Chapter 5 (``05_gumbel_softmax``) derives these; chapter 6
 
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from ._checks import check_tau, compute_dtype, masked_logits
+from ._checks import check_tau, compute_dtype, logits_bound, masked_logits
 
-__all__ = ["gumbel_max_sample", "gumbel_noise", "gumbel_softmax", "one_hot", "straight_through"]
+__all__ = ["gumbel_max_sample", "gumbel_noise", "gumbel_softmax", "straight_through"]
+
+_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+#: per-dtype limits, looked up once rather than on every call
+_TINY = {dtype: torch.finfo(dtype).tiny for dtype in _FLOATS}
+#: |l + g| / tau above this (a quarter of the work dtype's largest value) may overflow
+_SAFE = {dtype: torch.finfo(torch.promote_types(dtype, torch.float32)).max / 4 for dtype in _FLOATS}
+#: bounds |g| for Gumbel noise drawn in float32 or wider (g <= -log(tiny) ≈ 87.3)
+_NOISE_BOUND = 128.0
 
 
 def gumbel_noise(
@@ -54,9 +59,17 @@ def _log_exponential(
     device: torch.device | str,
     generator: torch.Generator | None,
 ) -> Tensor:
-    """``log E`` with ``E ~ Exp(1)`` clamped to ``[tiny, ∞)``: minus a finite Gumbel sample."""
+    """``log E`` with ``E ~ Exp(1)`` clamped to ``[tiny, ∞)``: minus a finite Gumbel sample.
+
+    On the CPU the clamp is skipped: torch draws ``E = -log(1 - u)`` from a
+    double-precision uniform ``u``, so ``E = 0`` has probability 2⁻⁵³ per draw
+    (measured: the smallest of 2²⁸ float32 draws was 1.5e-8, and the draws below
+    1e-7 are not multiples of 2⁻²⁴), and the clamp would cost a pass over the noise.
+    """
     exp = torch.empty(shape, dtype=dtype, device=device).exponential_(generator=generator)
-    return exp.clamp_(min=torch.finfo(dtype).tiny).log_()
+    if exp.device.type != "cpu":
+        exp.clamp_(min=_TINY[dtype])
+    return exp.log_()
 
 
 def gumbel_max_sample(
@@ -74,28 +87,19 @@ def gumbel_max_sample(
     Returns:
         (...) long tensor of selected positions.
 
+    Raises:
+        ValueError: for NaN or +inf logits, or a row with nothing selectable.
+
     Reference: Gumbel (1954); Maddison, Tarlow & Minka (2014). Chapter 5.
     """
-    work_logits = masked_logits(logits, mask, check_rows=False)
-    work = compute_dtype(work_logits)
-    minus_noise = _log_exponential(work_logits.shape, work, work_logits.device, generator)
-    top, index = (_to(work_logits.detach(), work) - minus_noise).max(dim=-1)
-    if not math.isfinite(top.sum().item()):  # NaN, +inf, a row with nothing selectable
-        masked_logits(logits, mask)  # names the problem (a large finite sum passes)
-    return index
+    return gumbel_argmax(masked_logits(logits, mask), generator)
 
 
-def one_hot(index: Tensor, num_classes: int, *, dim: int = -1, dtype: torch.dtype = torch.float32) -> Tensor:
-    """One-hot vectors ``e_index`` with the categories on axis ``dim``.
-
-    Args:
-        index: (...) long tensor.
-        num_classes: m.
-        dim: where the category axis goes in the output.
-        dtype: output dtype.
-    """
-    out = F.one_hot(index, num_classes).to(dtype)
-    return out.movedim(-1, dim)
+def gumbel_argmax(logits: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """The unchecked core of :func:`gumbel_max_sample`: (..., m) checked logits -> (...) index."""
+    work = compute_dtype(logits)
+    minus_noise = _log_exponential(logits.shape, work, logits.device, generator)  # -g, (..., m)
+    return (_to(logits.detach(), work) - minus_noise).max(dim=-1).indices  # (...)
 
 
 def straight_through(y_hard: Tensor, y_soft: Tensor) -> Tensor:
@@ -113,8 +117,14 @@ def straight_through(y_hard: Tensor, y_soft: Tensor) -> Tensor:
         y_hard: (..., m) the value used forward (e.g. a one-hot).
         y_soft: (..., m) the differentiable surrogate.
 
+    Raises:
+        TypeError: if either is not a tensor. ValueError: if their shapes differ.
+
     Reference: Bengio, Léonard & Courville (2013). Chapter 6.
     """
+    for name, y in (("y_hard", y_hard), ("y_soft", y_soft)):
+        if not isinstance(y, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(y).__name__}")
     if y_hard.shape != y_soft.shape:
         raise ValueError(
             f"y_hard shape {tuple(y_hard.shape)} differs from y_soft shape {tuple(y_soft.shape)}"
@@ -124,7 +134,7 @@ def straight_through(y_hard: Tensor, y_soft: Tensor) -> Tensor:
 
 def gumbel_softmax(
     logits: Tensor,
-    tau: float = 1.0,
+    tau: float | Tensor = 1.0,
     hard: bool = False,
     dim: int = -1,
     mask: Tensor | None = None,
@@ -136,7 +146,7 @@ def gumbel_softmax(
 
     Args:
         logits: (..., m, ...) unnormalised log-probabilities; categories on ``dim``.
-        tau: temperature > 0.
+        tau: temperature > 0; a one-element tensor that requires grad keeps its gradient.
         hard: if True the forward value is the exact one-hot of ``argmax y`` and the
             gradient is that of the soft sample ``y``.
         dim: the categorical axis.
@@ -145,31 +155,71 @@ def gumbel_softmax(
 
     Returns:
         Tensor shaped like ``logits`` and of its dtype; rows sum to one and are
-        exactly zero where masked.
+        exactly zero where masked. Finite for every valid input, however small ``tau``.
+
+    Raises:
+        ValueError: for ``tau <= 0``, NaN or +inf logits, or a row with nothing selectable.
 
     Reference: Jang, Gu & Poole (2017); Maddison, Mnih & Teh (2017). Chapter 5.
     """
     tau = check_tau(tau)
     work_logits = masked_logits(logits, mask, dim, check_rows=False)
-    work = compute_dtype(work_logits)
-    minus_noise = _log_exponential(work_logits.shape, work, work_logits.device, generator)
-    if work_logits.requires_grad:
-        scores = _to(work_logits, work) - minus_noise  # == logits + g, bit for bit
-    else:  # the same values, written into the noise buffer
-        scores = torch.sub(_to(work_logits, work), minus_noise, out=minus_noise)
-    y_soft = torch.softmax(scores if tau == 1.0 else scores / tau, dim=dim)
-    if math.isnan(y_soft.sum().item()):  # one check for NaN, +inf, all-masked rows, overflow
-        masked_logits(logits, mask, dim)  # raises the named error for bad input...
-        # ...else (scores / tau) overflowed (e.g. logits 1e30, tau 1e-10): shift, then divide
-        y_soft = torch.softmax((scores - scores.detach().amax(dim=dim, keepdim=True)) / tau, dim=dim)
-    if hard:
-        index = y_soft.argmax(dim=dim, keepdim=True)
-        y_hard = torch.zeros_like(y_soft).scatter_(dim, index, 1.0)
-        # without autograd, straight_through's value is exactly y_hard: skip its two passes
-        y_soft = straight_through(y_hard, y_soft) if y_soft.requires_grad else y_hard
-    return _to(y_soft, logits.dtype)
+    reach = logits_bound(work_logits, dim, "mask" if mask is not None else "logits")
+    cold = (reach + _NOISE_BOUND) / (tau if type(tau) is float else tau.detach().item()) > _SAFE[
+        work_logits.dtype
+    ]
+    y = _gumbel_softmax(work_logits, tau, hard, dim % work_logits.dim(), generator, cold)
+    return y if y.dtype == logits.dtype else y.to(logits.dtype)
+
+
+def _gumbel_softmax(
+    logits: Tensor, tau: float | Tensor, hard: bool, dim: int, generator: torch.Generator | None, cold: bool
+) -> Tensor:
+    """Unchecked core of :func:`gumbel_softmax`, in float32 or wider; ``cold`` avoids overflow."""
+    work = compute_dtype(logits)
+    minus_noise = _log_exponential(logits.shape, work, logits.device, generator)  # -g, (..., m)
+    if logits.dtype != work:
+        logits = logits.to(work)
+    if logits.requires_grad:
+        scores = logits - minus_noise  # l + g, (..., m)
+    else:  # the same values, written into the noise buffer, which is then divided in place
+        scores = torch.sub(logits, minus_noise, out=minus_noise)
+    if cold:
+        y_soft = _cold_softmax(scores, tau, dim)  # (..., m)
+    elif hard and not (scores.requires_grad or isinstance(tau, Tensor)):
+        # no gradient wanted: argmax softmax((l + g) / tau) = argmax (l + g), the Gumbel-max sample
+        return torch.zeros_like(scores).scatter_(dim, scores.argmax(dim=dim, keepdim=True), 1.0)
+    elif type(tau) is float and tau == 1.0:
+        y_soft = torch.softmax(scores, dim=dim)
+    else:  # under autograd an in-place division costs more than it saves
+        y_soft = torch.softmax(scores / tau if scores.requires_grad else scores.div_(tau), dim=dim)
+    if not hard:
+        return y_soft
+    y_hard = torch.zeros_like(y_soft).scatter_(dim, y_soft.argmax(dim=dim, keepdim=True), 1.0)
+    return straight_through(y_hard, y_soft) if y_soft.requires_grad else y_hard
+
+
+def _cold_softmax(scores: Tensor, tau: float | Tensor, dim: int) -> Tensor:
+    """``softmax(scores / tau)`` for a temperature so small that the division overflows.
+
+    The one overflow fallback of the package. Shifting by the row maximum first and
+    dividing in float64 keeps every entry finite: the maximum maps to 0, every other
+    entry to a large negative number or ``-inf``, so the result tends to the one-hot
+    of the argmax, as it should when ``tau -> 0``.
+    """
+    shifted = (scores - scores.detach().amax(dim=dim, keepdim=True)).double()  # <= 0, (..., m)
+    return torch.softmax(shifted / tau, dim=dim).to(scores.dtype)  # (..., m)
 
 
 def _to(x: Tensor, dtype: torch.dtype) -> Tensor:
     """``x.to(dtype)`` without the call when it is already that dtype (a no-op that still costs)."""
     return x if x.dtype == dtype else x.to(dtype)
+
+
+def __getattr__(name: str) -> object:
+    """``sampling.one_hot``: kept for the application modules until they move to ``apps/``."""
+    if name == "one_hot":
+        from .categorical import one_hot
+
+        return one_hot
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

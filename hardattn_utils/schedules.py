@@ -12,35 +12,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from numbers import Real
 
 import pandas as pd
 
+from ._checks import check_int, check_real
+
 __all__ = ["ExponentialSchedule", "JangSchedule", "schedule_frame"]
-
-
-def _positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return float(value)
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return value
-
-
-def _step(step: object) -> float:
-    if isinstance(step, bool) or not isinstance(step, Real):
-        raise TypeError(f"step must be a real number, got {type(step).__name__}")
-    if not math.isfinite(step) or step < 0:
-        raise ValueError(f"step must be a finite number >= 0, got {step}")
-    return float(step)
 
 
 @dataclass(frozen=True)
@@ -64,9 +41,9 @@ class ExponentialSchedule:
     num_steps: int = 1000
 
     def __post_init__(self) -> None:
-        _positive("start", self.start)
-        _positive("end", self.end)
-        _positive_int("num_steps", self.num_steps)
+        check_real(self.start, "start", minimum=0.0, open_min=True)
+        check_real(self.end, "end", minimum=0.0, open_min=True)
+        check_int(self.num_steps, "num_steps", minimum=1)
         if self.end > self.start:
             raise ValueError(
                 f"end must be <= start for a cooling schedule, got end={self.end} > start={self.start}"
@@ -79,7 +56,7 @@ class ExponentialSchedule:
 
     def __call__(self, step: int) -> float:
         """The temperature at ``step`` (>= 0)."""
-        fraction = min(_step(step), self.num_steps) / self.num_steps
+        fraction = min(check_real(step, "step", minimum=0.0), self.num_steps) / self.num_steps
         return max(self.floor, self.start * (self.end / self.start) ** fraction)
 
 
@@ -104,16 +81,16 @@ class JangSchedule:
     start: float = 1.0
 
     def __post_init__(self) -> None:
-        _positive("rate", self.rate)
-        _positive("floor", self.floor)
-        _positive("start", self.start)
-        _positive_int("every", self.every)
+        check_real(self.rate, "rate", minimum=0.0, open_min=True)
+        check_real(self.floor, "floor", minimum=0.0, open_min=True)
+        check_real(self.start, "start", minimum=0.0, open_min=True)
+        check_int(self.every, "every", minimum=1)
         if self.floor > self.start:
             raise ValueError(f"floor must be <= start, got floor={self.floor} > start={self.start}")
 
     def __call__(self, step: int) -> float:
         """The temperature at ``step`` (>= 0)."""
-        held = self.every * math.floor(_step(step) / self.every)
+        held = self.every * math.floor(check_real(step, "step", minimum=0.0) / self.every)
         return max(float(self.floor), self.start * math.exp(-self.rate * held))
 
 

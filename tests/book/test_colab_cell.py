@@ -23,7 +23,7 @@ import tomllib
 import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 PACKAGE = "hardattn-utils"
 NEVER_REINSTALLED = {"torch", "numpy"}

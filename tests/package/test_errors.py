@@ -83,9 +83,9 @@ def test_non_tensor_and_integer_scores_raise_type_error():
         ha.gumbel_softmax(torch.tensor([1, 2, 3]))
 
 
-@pytest.mark.parametrize("num_samples", [0, 1, 2.5])
-def test_rloo_needs_at_least_two_samples(num_samples):
-    with pytest.raises(ValueError, match="num_samples"):
+@pytest.mark.parametrize(("num_samples", "error"), [(0, ValueError), (1, ValueError), (2.5, TypeError)])
+def test_rloo_needs_at_least_two_samples(num_samples, error):
+    with pytest.raises(error, match="num_samples"):
         ha.rloo(torch.zeros(3), lambda z: z.sum(-1), num_samples=num_samples)
 
 

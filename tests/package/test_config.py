@@ -32,12 +32,27 @@ def test_environment_variable_turns_full_on(monkeypatch):
     assert ha.set_full(False) is False
 
 
-@pytest.mark.parametrize("bad", [0, -3, 2.5, True])
-def test_scaled_rejects_bad_sizes(bad):
-    with pytest.raises(ValueError, match="quick"):
+@pytest.mark.parametrize(
+    ("bad", "error"), [(0, ValueError), (-3, ValueError), (2.5, TypeError), (True, TypeError)]
+)
+def test_scaled_rejects_bad_sizes(bad, error):
+    with pytest.raises(error, match="quick"):
         config.scaled(bad)
 
 
 def test_set_seed_rejects_bad_seed():
     with pytest.raises(ValueError, match="seed"):
         ha.set_seed(-1)
+
+
+def test_set_full_is_visible_as_ha_full(monkeypatch):
+    monkeypatch.delenv("HARDATTN_FULL", raising=False)
+    try:
+        assert ha.set_full(True) is True and ha.FULL is True and ha.full() is True
+        assert ha.set_full(False) is False and ha.FULL is False
+    finally:
+        ha.set_full(False)
+
+
+def test_the_dead_device_promise_is_gone():
+    assert not hasattr(ha, "device") and "device" not in ha.__all__

@@ -11,10 +11,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "tests" / "nonet"
 DATA = ROOT / "tests" / "data"
 BLOCKED = "network access is blocked"
@@ -66,43 +67,58 @@ def test_blocker_is_inactive_without_the_variable():
 
 
 @pytest.fixture(scope="module")
-def nbval_outcomes() -> dict[str, str]:
-    """Run strict nbval on the three throwaway notebooks in one pytest process."""
-    times = ROOT / "_build" / "notebook_times.json"
-    saved = times.read_bytes() if times.exists() else None  # the timing hook must not keep these
+def nbval_outcomes(
+    tmp_path_factory: pytest.TempPathFactory, repo_root: Path, keep_notebook_times: None
+) -> dict[str, object]:
+    """Run strict nbval on the three throwaway notebooks in one pytest process.
+
+    The outcome of each cell is read from pytest's JUnit XML report (a structured
+    result), not from the text of ``pytest -v``.
+    """
+    report = tmp_path_factory.mktemp("nbval") / "report.xml"
     env = {k: v for k, v in os.environ.items() if k not in ("HARDATTN_NO_NETWORK", "PYTHONPATH")}
-    command = [sys.executable, "-m", "pytest", "--nbval", "-v", "-p", "no:cacheprovider"]
+    command = [sys.executable, "-m", "pytest", "--nbval", "-q", "-p", "no:cacheprovider"]
+    command += [f"--junitxml={report}"]
     command += [
         str(DATA / name)
         for name in ("nonet_loopback.ipynb", "nonet_download.ipynb", "nonet_raw_socket.ipynb")
     ]
-    try:
-        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    finally:
-        if saved is None:
-            times.unlink(missing_ok=True)
-        else:
-            times.write_bytes(saved)
-    return {"output": result.stdout + result.stderr, "returncode": str(result.returncode)}
+    result = subprocess.run(command, cwd=repo_root, env=env, capture_output=True, text=True, timeout=300)
+    return {
+        "output": result.stdout + result.stderr,
+        "returncode": result.returncode,
+        "cells": _cell_outcomes(report),
+    }
 
 
-def _cell_status(output: str, notebook: str, cell: int) -> str:
-    stem = notebook.removesuffix(".ipynb")  # nbval's node ids read "tests/data/<stem>::ipynb::Cell N"
-    for line in output.splitlines():
-        if stem in line and f"::Cell {cell} " in line and ("PASSED" in line or "FAILED" in line):
-            return "PASSED" if "PASSED" in line else "FAILED"
-    return "MISSING"
+def _cell_outcomes(report: Path) -> dict[tuple[str, int], tuple[str, str]]:
+    """(notebook stem, cell number) -> (outcome, failure text) from a JUnit XML report."""
+    outcomes = {}
+    for case in ElementTree.parse(report).iter("testcase"):
+        stem = case.get("classname", "").removesuffix(".ipynb").rsplit(".", 1)[-1]  # tests.data.<stem>.ipynb
+        cell = int(case.get("name", "").split()[-1])  # "Cell N"
+        failure = case.find("failure")
+        if failure is None:
+            failure = case.find("error")
+        text = "" if failure is None else (failure.get("message", "") + (failure.text or ""))
+        outcomes[(stem, cell)] = ("FAILED" if failure is not None else "PASSED", text)
+    return outcomes
+
+
+def _cell_status(outcomes: dict, notebook: str, cell: int) -> str:
+    return outcomes["cells"].get((notebook.removesuffix(".ipynb"), cell), ("MISSING", ""))[0]
 
 
 def test_a_notebook_using_only_loopback_passes_under_nbval(nbval_outcomes):
     out = nbval_outcomes["output"]
-    assert _cell_status(out, "nonet_loopback.ipynb", 0) == "PASSED", out[-3000:]
+    assert _cell_status(nbval_outcomes, "nonet_loopback.ipynb", 0) == "PASSED", out[-3000:]
 
 
 @pytest.mark.parametrize("notebook", ["nonet_download.ipynb", "nonet_raw_socket.ipynb"])
 def test_a_notebook_that_connects_out_fails_loudly_under_nbval(nbval_outcomes, notebook):
     out = nbval_outcomes["output"]
-    assert _cell_status(out, notebook, 0) == "PASSED", out[-3000:]  # the kernel itself works
-    assert _cell_status(out, notebook, 1) == "FAILED", out[-3000:]
-    assert "NetworkBlockedError" in out and BLOCKED in out
-    assert nbval_outcomes["returncode"] != "0"
+    assert _cell_status(nbval_outcomes, notebook, 0) == "PASSED", out[-3000:]  # the kernel works
+    assert _cell_status(nbval_outcomes, notebook, 1) == "FAILED", out[-3000:]
+    failure = nbval_outcomes["cells"][(notebook.removesuffix(".ipynb"), 1)][1]
+    assert "NetworkBlockedError" in failure and BLOCKED in failure, failure
+    assert nbval_outcomes["returncode"] != 0
