@@ -14,9 +14,10 @@ Core
     the MuProp control variate), ``registry`` (``ESTIMATORS``, ``resolve``),
     ``exact`` (enumeration, estimator statistics), ``schedules``, ``train``
     (``fit``), ``claims``, ``seeds``, ``numerics`` (the pinned numeric environment).
-Applications
-    ``tasks``, ``models`` and ``retrieval`` (the retrieval task of chapters 3–6),
-    ``pointer``, ``memory``, ``latents``, ``glimpses``.
+Applications (``hardattn_utils/apps/``, also reachable as ``ha.pointer`` etc.)
+    ``retrieval`` (the retrieval task of chapters 3–6), ``pointer`` (chapter 8),
+    ``memory`` (chapter 9), ``latents`` (chapter 10), ``glimpses`` (chapter 11),
+    ``digits`` (the digits data set).
 Presentation (imported on first use)
     ``plotting`` (theme, fixed colour per estimator, plots), ``widgets`` (explorers).
 
@@ -34,8 +35,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-#: layer -> its modules, in dependency order. An application moving to ``apps/``
-#: changes its entry here, e.g. ``"pointer"`` -> ``"apps.pointer"``.
+#: layer -> its modules, in dependency order.
 LAYERS: dict[str, tuple[str, ...]] = {
     "core": (
         "config",
@@ -54,7 +54,14 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "seeds",
         "numerics",
     ),
-    "applications": ("tasks", "models", "retrieval", "pointer", "memory", "latents", "glimpses"),
+    "applications": (
+        "apps.retrieval",
+        "apps.pointer",
+        "apps.memory",
+        "apps.latents",
+        "apps.glimpses",
+        "apps.digits",
+    ),
     "presentation": ("plotting", "widgets"),
 }
 
@@ -73,8 +80,13 @@ _HOME: dict[str, str] = {
     name: module for modules in LAYERS.values() for module in modules for name in _public_names(module)
 }
 
+#: short module name -> its path (``"pointer"`` -> ``"apps.pointer"``), for ``ha.pointer``
+_MODULES: dict[str, str] = {
+    module.rsplit(".", 1)[-1]: module for modules in LAYERS.values() for module in modules
+}
+
 #: public names that are also module names (``seeds.seeds``): the function wins
-_CLASHES = {name for name in _HOME if any(name in modules for modules in LAYERS.values())}
+_CLASHES = {name for name in _HOME if name in _MODULES}
 
 __version__ = "0.2.0"
 
@@ -89,8 +101,8 @@ def __getattr__(name: str) -> object:
         value = getattr(_load(_HOME[name]), name)
         globals()[name] = value  # later lookups skip this function
         return value
-    if any(name in modules for modules in LAYERS.values()):
-        return importlib.import_module(f".{name}", __name__)
+    if name in _MODULES:
+        return _load(_MODULES[name])
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

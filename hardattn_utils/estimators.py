@@ -44,6 +44,7 @@ __all__ = [
     "entropy_bonus",
     "gumbel_softmax_estimator",
     "reinforce",
+    "soft_read",
     "st_gumbel_softmax",
     "straight_through_softmax",
     "with_entropy_bonus",
@@ -213,3 +214,23 @@ def with_entropy_bonus(estimator: Callable[..., Estimate], beta: float) -> Calla
 
     wrapped.__name__ = f"{getattr(estimator, '__name__', 'estimator')} + entropy({beta:g})"
     return wrapped
+
+
+def soft_read(logits: Tensor, f: LossFn) -> Estimate:
+    """Soft attention written as an estimator: ``z = softmax(logits)``, exact backpropagation.
+
+    .. math:: z = \\mathrm{softmax}(\\ell),\\quad \\hat g = \\nabla_\\ell f(z)
+
+    It lets a soft reader train wherever an estimator is expected (e.g.
+    :func:`hardattn_utils.train_retrieval_seeds`), next to the hard ones.
+
+    Args:
+        logits: (..., m) read scores.
+        f: loss of a selection, (..., m) -> (...).
+
+    Returns:
+        ``Estimate(surrogate=f(z).mean(), loss=f(z) detached, z)``. Chapters 3 and 9.
+    """
+    z = torch.softmax(logits, dim=-1)
+    loss = f(z)
+    return Estimate(loss.mean(), loss.detach(), z)

@@ -56,3 +56,23 @@ def test_set_full_is_visible_as_ha_full(monkeypatch):
 
 def test_the_dead_device_promise_is_gone():
     assert not hasattr(ha, "device") and "device" not in ha.__all__
+
+
+def test_module_and_function_names_resolve_after_an_application_loads():
+    """``ha.pointer`` loads ``apps.pointer``, which imports ``seeds``: ``ha.seeds`` stays the function."""
+    import subprocess
+    import sys
+
+    code = "import hardattn_utils as ha; ha.pointer; ha.glimpses; print(callable(ha.seeds), ha.seeds())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True [0, 1, 2, 3, 4]"
+
+
+def test_applications_build_on_the_core_only():
+    """No core module imports an application (dependencies flow downward)."""
+    from pathlib import Path
+
+    root = Path(ha.__file__).parent
+    for path in root.glob("*.py"):
+        text = path.read_text()
+        assert "from .apps" not in text or path.name == "__init__.py", path.name

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import hardattn_utils as ha
-from hardattn_utils.glimpses import Canvases, extract_glimpse, grid_size
+from hardattn_utils.apps.glimpses import Canvases, extract_glimpse, grid_size
 
 
 def _digits(n: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,7 +109,7 @@ def test_flops_count_the_real_number_of_classes():
 
 
 def test_gru_written_out_matches_gru_cell():
-    from hardattn_utils.glimpses import _gru
+    from hardattn_utils.apps.glimpses import _gru
 
     torch.manual_seed(0)
     cell, x, h = torch.nn.GRUCell(5, 7), torch.randn(3, 5), torch.randn(3, 7)

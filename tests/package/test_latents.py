@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import hardattn_utils as ha
-from hardattn_utils.latents import CategoricalVAE, log_marginal_likelihood, negative_elbo
+from hardattn_utils.apps.latents import CategoricalVAE, log_marginal_likelihood, negative_elbo
 
 
 def _tiny(num_latents: int = 2, seed: int = 0) -> tuple[CategoricalVAE, torch.Tensor]:

@@ -99,7 +99,7 @@ def test_errors_name_the_argument():
 def test_soft_read_backpropagates_through_the_softmax():
     logits = torch.randn(4, 6, generator=torch.Generator().manual_seed(0), requires_grad=True)
     weights = torch.randn(6, generator=torch.Generator().manual_seed(1))
-    estimate = ha.memory.soft_read(logits, lambda z: (z * weights).sum(-1))
+    estimate = ha.soft_read(logits, lambda z: (z * weights).sum(-1))
     estimate.surrogate.backward()
     expected = logits.detach().clone().requires_grad_(True)
     (torch.softmax(expected, -1) * weights).sum(-1).mean().backward()

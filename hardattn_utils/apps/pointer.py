@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import masked_logits
-from .attention import hard_attention
-from .seeds import SEEDS, over_seeds
-from .train import fit
+from .._checks import masked_logits
+from ..attention import hard_attention
+from ..seeds import SEEDS, over_seeds
+from ..train import fit
 
 __all__ = [
     "Decoding",

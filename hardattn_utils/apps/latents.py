@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .estimators import Estimate, LossFn, sample_one_hot
-from .train import Objective, estimator_objective, fit
+from ..estimators import Estimate, LossFn, sample_one_hot
+from ..train import Objective, estimator_objective, fit
 
 __all__ = [
     "CategoricalVAE",

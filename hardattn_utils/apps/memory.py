@@ -18,13 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_min_fields
-from .attention import hard_attention, soft_attention
-from .estimators import Estimate, LossFn
-from .models import RetrievalBatch, RetrievalNet
-from .sampling import gumbel_softmax, one_hot
-from .seeds import SEEDS, over_seeds
-from .train import fit
+from .._checks import check_min_fields
+from ..attention import hard_attention, soft_attention
+from ..sampling import gumbel_softmax, one_hot
+from ..seeds import SEEDS, over_seeds
+from ..train import fit
+from .retrieval import RetrievalBatch, RetrievalNet
 
 __all__ = [
     "CopyBatch",
@@ -35,7 +34,6 @@ __all__ = [
     "read_sharpness",
     "read_timing",
     "reader_summary",
-    "soft_read",
     "train_copy_seeds",
 ]
 
@@ -295,26 +293,6 @@ def read_sharpness(scores: Tensor) -> dict[str, float]:
     log_w = torch.log_softmax(scores, dim=-1)
     entropy = -(log_w.exp() * log_w).sum(-1)
     return {"entropy": entropy.mean().item(), "max_weight": log_w.max(-1).values.exp().mean().item()}
-
-
-def soft_read(logits: Tensor, f: LossFn) -> Estimate:
-    """Soft attention written as an estimator: ``z = softmax(logits)``, exact backpropagation.
-
-    .. math:: z = \\mathrm{softmax}(\\ell),\\quad \\hat g = \\nabla_\\ell f(z)
-
-    It lets a soft reader train wherever an estimator is expected (e.g.
-    :func:`hardattn_utils.train_retrieval_seeds`), next to the hard ones.
-
-    Args:
-        logits: (..., m) read scores.
-        f: loss of a selection, (..., m) -> (...).
-
-    Returns:
-        ``Estimate(surrogate=f(z).mean(), loss=f(z) detached, z)``. Chapter 9.
-    """
-    z = torch.softmax(logits, dim=-1)
-    loss = f(z)
-    return Estimate(loss.mean(), loss.detach(), z)
 
 
 def _best_time(fn: Callable[[], object], repeats: int) -> float:

@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .estimators import sample_one_hot
-from .seeds import SEEDS, SeedStack
-from .train import Objective
+from ..estimators import sample_one_hot
+from ..seeds import SEEDS, SeedStack
+from ..train import Objective
 
 __all__ = [
     "Canvases",
