@@ -45,7 +45,7 @@ unit: install
 	$(PINNED) $(PY) -m pytest tests/package tests/book -q -p no:cacheprovider
 
 nbval: install
-	$(PINNED) $(PY) -m pytest $$($(NUMERICS) nbval-args) notebooks -q -p no:cacheprovider \
+	HARDATTN_PROGRESS=0 $(PINNED) $(PY) -m pytest $$($(NUMERICS) nbval-args) notebooks -q -p no:cacheprovider \
 		-n $(JOBS) --dist loadfile --nbval-cell-timeout=300 $(NBVAL_ARGS)
 
 site-test: install
@@ -59,7 +59,7 @@ lab: install
 notebooks: install
 	@for nb in $(NB); do \
 		echo "executing $$nb"; start=$$(date +%s); \
-		HARDATTN_NO_NETWORK=1 PYTHONPATH="$(CURDIR)/tests/nonet$${PYTHONPATH:+:$$PYTHONPATH}" \
+		HARDATTN_NO_NETWORK=1 HARDATTN_PROGRESS=0 PYTHONPATH="$(CURDIR)/tests/nonet$${PYTHONPATH:+:$$PYTHONPATH}" \
 		$(PINNED) $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; \
 		echo "  $$(( $$(date +%s) - start )) s"; \

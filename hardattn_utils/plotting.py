@@ -42,7 +42,7 @@ ESTIMATOR_COLORS: dict[str, str] = {
     "RLOO": _CB[2],
     "control variate": _CB[6],
     "Gumbel-Softmax": _CB[1],
-    "ST Gumbel-Softmax": _CB[3],
+    "ST Gumbel-Softmax": "#332288",  # indigo: apart from Gumbel-Softmax's orange
     "ST softmax": _CB[4],
 }
 _EXTRA = sns.color_palette("dark", 10).as_hex()
@@ -85,14 +85,24 @@ def plot_curves(
     title: str | None = None,
     ylabel: str | None = None,
     logy: bool = False,
+    errorbar: str | tuple[str, float] | None = "se",
+    legend_title: str | None = "estimator",
 ) -> Axes:
-    """Line plot of one metric of a tidy frame (columns ``hue``, ``x``, ``metric``, ``value``)."""
+    """Line plot of one metric of a tidy frame (columns ``hue``, ``x``, ``metric``, ``value``).
+
+    With several rows per (hue, x) — one per seed — the line is their mean and the
+    band ± one standard error (``errorbar="se"``; never seaborn's bootstrap).
+    ``legend_title`` replaces seaborn's default (the column's name).
+    """
     data = frame[frame["metric"] == metric]
     if data.empty:
         raise ValueError(f"metric {metric!r} not in frame; has {sorted(frame['metric'].unique())}")
     ax = ax or plt.subplots()[1]
-    sns.lineplot(data=data, x=x, y="value", hue=hue, palette=estimator_palette(data[hue].unique()), ax=ax)
+    palette = estimator_palette(data[hue].unique())
+    sns.lineplot(data=data, x=x, y="value", hue=hue, palette=palette, errorbar=errorbar, ax=ax)
     ax.set(title=title or metric, xlabel=x, ylabel=ylabel or metric)
+    if ax.get_legend() is not None:
+        ax.legend(title=legend_title)
     if logy:
         ax.set_yscale("log")
     return ax

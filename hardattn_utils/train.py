@@ -5,8 +5,9 @@ Chapter 3 introduces it; every chapter that trains a model calls :func:`fit`.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -18,7 +19,7 @@ from ._checks import check_int, check_real
 from .estimators import Estimate
 from .registry import resolve
 
-__all__ = ["EstimatorObjective", "Objective", "estimator_objective", "fit", "steps_to"]
+__all__ = ["EstimatorObjective", "Objective", "estimator_objective", "fit", "steps_to", "progress_bar"]
 
 #: ``(model, batch, step) -> scalar Tensor | Estimate | (scalar Tensor, metrics)``
 Objective = Callable[[nn.Module, Any, int], Any]
@@ -99,7 +100,7 @@ def fit(
     label: str = "",
     log_every: int = 10,
     clip_norm: float | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> pd.DataFrame:
     """Train ``model`` for ``num_steps`` steps and return a tidy log.
 
@@ -115,7 +116,8 @@ def fit(
         label: written in the ``label`` column (use the estimator's name).
         log_every: training metrics are logged every this many steps.
         clip_norm: clip the gradient norm if given.
-        progress: show a ``tqdm.auto`` progress bar.
+        progress: show a ``tqdm.auto`` progress bar; ``None`` follows
+            :func:`progress_bar` (on, except where ``HARDATTN_PROGRESS=0``).
 
     Returns:
         DataFrame with columns ``label, step, metric, value, seconds``.
@@ -141,7 +143,7 @@ def fit(
 
     run_eval(0)
     model.train()
-    for step in tqdm(range(1, num_steps + 1), desc=label or "training", disable=not progress, leave=False):
+    for step in progress_bar(range(1, num_steps + 1), label or "training", show=progress):
         surrogate, metrics = _split(objective(model, batches(step), step))
         _update(model, optimizer, surrogate, clip_norm)
         if step % log_every == 0:
@@ -162,6 +164,23 @@ def _update(
     if clip_norm is not None:
         nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
     optimizer.step()
+
+
+def progress_bar(steps: Iterable[int], desc: str, *, show: bool | None = None) -> Iterable[int]:
+    """A ``tqdm.auto`` bar over ``steps`` for interactive runs, nothing in stored outputs.
+
+    ``make notebooks`` and ``make test`` set ``HARDATTN_PROGRESS=0``, so the executed
+    notebooks committed to the book carry no frozen progress bar; in JupyterLab or
+    Colab the bar shows while a loop runs and disappears when it ends.
+
+    Args:
+        steps: the loop's iterable.
+        desc: the bar's label.
+        show: force the bar on or off; ``None`` reads ``HARDATTN_PROGRESS``.
+    """
+    if show is None:
+        show = os.environ.get("HARDATTN_PROGRESS", "1") != "0"
+    return tqdm(steps, desc=desc, disable=not show, leave=False) if show else steps
 
 
 def steps_to(log: pd.DataFrame, level: float = 0.9, metric: str = "accuracy") -> int | None:

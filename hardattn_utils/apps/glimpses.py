@@ -20,11 +20,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from ..estimators import sample_one_hot
 from ..seeds import SEEDS, SeedStack
-from ..train import Objective
+from ..train import Objective, progress_bar
 
 __all__ = [
     "Canvases",
@@ -453,7 +452,7 @@ def train_seeds(
     _int_at_least("num_steps", num_steps, 1)
     stack = SeedStack(make, seeds)
     optimizer = torch.optim.Adam(stack.parameters(), lr=lr)
-    for step in tqdm(range(num_steps), desc=label, leave=False):
+    for step in progress_bar(range(num_steps), label):
         index = torch.randint(
             len(canvases.labels), (batch_size,), generator=torch.Generator().manual_seed(step)
         )

@@ -56,3 +56,12 @@ def test_train_retrieval_is_reproducible_per_seed():
     values = [log["value"].to_numpy() for _, log in runs]
     assert (values[0] == values[1]).all() and not (values[0] == values[2]).all()
     assert set(runs[0][1]["seed"]) == {5} and set(runs[0][1]["label"]) == {"RLOO"}
+
+
+def test_progress_bar_leaves_no_trace_where_progress_is_off(monkeypatch):
+    steps = range(3)
+    monkeypatch.setenv("HARDATTN_PROGRESS", "0")
+    assert ha.progress_bar(steps, "x") is steps  # the bare iterable: nothing drawn or stored
+    monkeypatch.setenv("HARDATTN_PROGRESS", "1")
+    assert ha.progress_bar(steps, "x") is not steps
+    assert ha.progress_bar(steps, "x", show=False) is steps
