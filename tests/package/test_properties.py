@@ -99,7 +99,8 @@ def test_masked_softmax_is_finite_exactly_zero_where_masked_and_respects_dim(pro
     assert (weights[~_selectable(problem)] == 0).all()
     moved_mask = None if mask is None else mask.movedim(dim, -1)
     moved = ha.masked_softmax(scores.movedim(dim, -1), moved_mask).movedim(-1, dim)
-    assert torch.equal(weights, moved)
+    # softmax along an inner and an outer axis take different kernels: equal to rounding
+    torch.testing.assert_close(weights, moved, rtol=1e-6, atol=1e-7)
 
 
 @SETTINGS
