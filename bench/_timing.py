@@ -25,8 +25,8 @@ def paired(
     alike; the median over rounds of the per-round ratio is far steadier than either
     time on a shared machine. Times are this process's CPU time
     (``time.process_time``): with torch on one thread that is the time the calls
-    ran, without the time the process waited for a core that another job held. ``ratio`` = time(theirs) / time(ours): above 1 means
-    ours has the higher throughput.
+    ran, without the time the process waited for a core that another job held.
+    ``ratio`` = time(theirs) / time(ours): above 1 means ours has the higher throughput.
     """
     for fn in (ours, theirs):  # warm-up: allocator, dispatcher caches
         _block(fn, 3)

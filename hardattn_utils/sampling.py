@@ -129,7 +129,12 @@ def straight_through(y_hard: Tensor, y_soft: Tensor) -> Tensor:
         raise ValueError(
             f"y_hard shape {tuple(y_hard.shape)} differs from y_soft shape {tuple(y_soft.shape)}"
         )
-    return y_hard.detach().to(y_soft.dtype) + (y_soft - y_soft.detach())
+    return _straight_through(y_hard.detach().to(y_soft.dtype), y_soft)
+
+
+def _straight_through(y_hard: Tensor, y_soft: Tensor) -> Tensor:
+    """The unchecked core of :func:`straight_through` (``y_hard`` detached, of ``y_soft``'s dtype)."""
+    return y_hard + (y_soft - y_soft.detach())
 
 
 def gumbel_softmax(
@@ -196,7 +201,7 @@ def _gumbel_softmax(
     if not hard:
         return y_soft
     y_hard = torch.zeros_like(y_soft).scatter_(dim, y_soft.argmax(dim=dim, keepdim=True), 1.0)
-    return straight_through(y_hard, y_soft) if y_soft.requires_grad else y_hard
+    return _straight_through(y_hard, y_soft) if y_soft.requires_grad else y_hard
 
 
 def _cold_softmax(scores: Tensor, tau: float | Tensor, dim: int) -> Tensor:
