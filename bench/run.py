@@ -116,7 +116,8 @@ FINITE_TEXT = (
     "by tau before softmax subtracts the maximum, so tiny tau overflows to NaN; it also draws float16 "
     "noise in float16, where an Exp(1) draw rounds to 0 about twice per 10⁸ draws (3 in 2²⁷ when "
     "measured once here) and the infinite Gumbel noise that follows turns the whole row into NaN: "
-    "rare enough that a given run may show none. `ha` draws in float32, clamps the draw away from 0, "
+    "rare enough that a given run may show none. `ha` draws in float32 (on the CPU torch's Exp(1) "
+    "draw comes from a double-precision uniform and is never 0; elsewhere it is clamped away from 0), "
     "and subtracts the row maximum before dividing when the division would overflow."
 )
 READS_TEXT = (

@@ -178,10 +178,12 @@ def logits_bound(logits: Tensor, dim: int = -1, name: str = "logits") -> float:
     """
     if logits.numel() == 0:
         return 0.0
-    logits = logits.detach()  # a check records no autograd node
-    extremes = torch.aminmax(logits)
-    low, high = extremes.min.item(), extremes.max.item()
-    _check_top(high, name)
+    if logits.requires_grad:
+        logits = logits.detach()  # a check records no autograd node
+    low, high = torch.aminmax(logits)
+    low, high = low.item(), high.item()
+    if not high < math.inf:  # NaN or +inf
+        _check_top(high, name)
     if low == -math.inf:
         low = logits.amax(dim).amin().item()  # the lowest row maximum
         if low == -math.inf:
@@ -194,7 +196,8 @@ _WORK_DTYPE = {dtype: torch.promote_types(dtype, torch.float32) for dtype in (to
 
 def compute_dtype(x: Tensor) -> torch.dtype:
     """float32 for half-precision inputs (their noise and softmax are computed in float32)."""
-    return _WORK_DTYPE.get(x.dtype, x.dtype) if x.dtype.is_floating_point else torch.float32
+    dtype = x.dtype
+    return _WORK_DTYPE.get(dtype, dtype) if dtype.is_floating_point else torch.float32
 
 
 def masked_to_zero(logits: Tensor) -> Tensor:

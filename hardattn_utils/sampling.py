@@ -50,26 +50,26 @@ def gumbel_noise(
     if device is None:
         device = generator.device if generator is not None else torch.device("cpu")
     work = torch.promote_types(dtype, torch.float32)
-    return _log_exponential(shape, work, device, generator).neg_().to(dtype)
+    return _log_exponential(torch.empty(shape, dtype=work, device=device), generator).neg_().to(dtype)
 
 
-def _log_exponential(
-    shape: torch.Size | tuple[int, ...],
-    dtype: torch.dtype,
-    device: torch.device | str,
-    generator: torch.Generator | None,
-) -> Tensor:
-    """``log E`` with ``E ~ Exp(1)`` clamped to ``[tiny, ∞)``: minus a finite Gumbel sample.
+def _log_exponential(buffer: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Fill ``buffer`` with ``log E``, ``E ~ Exp(1)`` clamped to ``[tiny, ∞)``: minus a finite Gumbel sample.
 
     On the CPU the clamp is skipped: torch draws ``E = -log(1 - u)`` from a
     double-precision uniform ``u``, so ``E = 0`` has probability 2⁻⁵³ per draw
     (measured: the smallest of 2²⁸ float32 draws was 1.5e-8, and the draws below
     1e-7 are not multiples of 2⁻²⁴), and the clamp would cost a pass over the noise.
     """
-    exp = torch.empty(shape, dtype=dtype, device=device).exponential_(generator=generator)
-    if exp.device.type != "cpu":
-        exp.clamp_(min=_TINY[dtype])
-    return exp.log_()
+    buffer.exponential_(generator=generator)
+    if not buffer.is_cpu:
+        buffer.clamp_(min=_TINY[buffer.dtype])
+    return buffer.log_()
+
+
+def _noise_buffer(logits: Tensor, dtype: torch.dtype) -> Tensor:
+    """An uninitialised contiguous tensor shaped like ``logits`` (the draw's order is row-major)."""
+    return torch.empty_like(logits, dtype=dtype, memory_format=torch.contiguous_format)
 
 
 def gumbel_max_sample(
@@ -98,7 +98,7 @@ def gumbel_max_sample(
 def gumbel_argmax(logits: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """The unchecked core of :func:`gumbel_max_sample`: (..., m) checked logits -> (...) index."""
     work = compute_dtype(logits)
-    minus_noise = _log_exponential(logits.shape, work, logits.device, generator)  # -g, (..., m)
+    minus_noise = _log_exponential(_noise_buffer(logits, work), generator)  # -g, (..., m)
     return (_to(logits.detach(), work) - minus_noise).max(dim=-1).indices  # (...)
 
 
@@ -129,7 +129,12 @@ def straight_through(y_hard: Tensor, y_soft: Tensor) -> Tensor:
         raise ValueError(
             f"y_hard shape {tuple(y_hard.shape)} differs from y_soft shape {tuple(y_soft.shape)}"
         )
-    return y_hard.detach().to(y_soft.dtype) + (y_soft - y_soft.detach())
+    return _straight_through(y_hard.detach().to(y_soft.dtype), y_soft)
+
+
+def _straight_through(y_hard: Tensor, y_soft: Tensor) -> Tensor:
+    """The unchecked core of :func:`straight_through` (``y_hard`` detached, of ``y_soft``'s dtype)."""
+    return y_hard + (y_soft - y_soft.detach())
 
 
 def gumbel_softmax(
@@ -177,7 +182,7 @@ def _gumbel_softmax(
 ) -> Tensor:
     """Unchecked core of :func:`gumbel_softmax`, in float32 or wider; ``cold`` avoids overflow."""
     work = compute_dtype(logits)
-    minus_noise = _log_exponential(logits.shape, work, logits.device, generator)  # -g, (..., m)
+    minus_noise = _log_exponential(_noise_buffer(logits, work), generator)  # -g, (..., m)
     if logits.dtype != work:
         logits = logits.to(work)
     if logits.requires_grad:
@@ -196,7 +201,7 @@ def _gumbel_softmax(
     if not hard:
         return y_soft
     y_hard = torch.zeros_like(y_soft).scatter_(dim, y_soft.argmax(dim=dim, keepdim=True), 1.0)
-    return straight_through(y_hard, y_soft) if y_soft.requires_grad else y_hard
+    return _straight_through(y_hard, y_soft) if y_soft.requires_grad else y_hard
 
 
 def _cold_softmax(scores: Tensor, tau: float | Tensor, dim: int) -> Tensor:
