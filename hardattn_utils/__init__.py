@@ -19,7 +19,8 @@ Applications (``hardattn_utils/apps/``, also reachable as ``ha.pointer`` etc.)
     ``memory`` (chapter 9), ``latents`` (chapter 10), ``glimpses`` (chapter 11),
     ``digits`` (the digits data set).
 Presentation (imported on first use)
-    ``plotting`` (theme, fixed colour per estimator, plots), ``widgets`` (explorers).
+    ``plotting`` (theme, fixed colour per estimator, plots), ``widgets`` (ipywidgets
+    explorers), ``charts`` (their kernel-free twins for the static site).
 
 Every module is imported on first use of one of its names (PEP 562), so
 ``import hardattn_utils`` costs almost nothing beyond Python itself, and
@@ -62,7 +63,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "apps.glimpses",
         "apps.digits",
     ),
-    "presentation": ("plotting", "widgets"),
+    "presentation": ("plotting", "widgets", "charts"),
 }
 
 

@@ -75,6 +75,31 @@ PACKAGES = (
         "package/dist/",
         ("embed-amd.js", "embed.js.LICENSE.txt", ".woff2", ".woff"),
     ),
+    # Vega, Vega-Lite and vega-embed draw the kernel-free explorers (ha.sweep_chart).
+    Package(
+        "vega",
+        "6.3.0",
+        "sha512-L/ykPslBI5QiElzs7jD01c/0EP2yzJ0SdQ3WLZkgBsmykNkhfilWLAa24RzDx67rilNLdeBCJVCmogi40xJ6yA==",
+        "vega",
+        "package/build/",
+        ("vega.min.js",),
+    ),
+    Package(
+        "vega-lite",
+        "6.4.1",
+        "sha512-KO3ybHNouRK4A0al/+2fN9UqgTEfxrd/ntGLY933Hg5UOYotDVQdshR3zn7OfXwQ7uj0W96Vfa5R+QxO8am3IQ==",
+        "vega",
+        "package/build/",
+        ("vega-lite.min.js",),
+    ),
+    Package(
+        "vega-embed",
+        "7.3.0",
+        "sha512-wQ8s5GaSzqoKgmRfbRolgBrjE2CP7ZKHXqH7NijxMqPjpdWxSs4Dn8tvp9g0giQvh2cK+3p56sxjWWM0wNngGw==",
+        "vega",
+        "package/build/",
+        ("vega-embed.min.js",),
+    ),
 )
 #: Files whose presence means the vendor folder is complete (checked before every build).
 REQUIRED = (
@@ -82,6 +107,9 @@ REQUIRED = (
     "mathjax/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff",
     "widgets/require.js",
     "widgets/embed-amd.js",
+    "vega/vega.min.js",
+    "vega/vega-lite.min.js",
+    "vega/vega-embed.min.js",
 )
 _STAMP = ".complete-" + "-".join(f"{p.name.split('/')[-1]}{p.version}" for p in PACKAGES)
 
@@ -141,7 +169,7 @@ def ensure_vendor_assets(vendor_dir: Path = VENDOR_DIR, log=print) -> Path:
         except OSError as error:
             raise RuntimeError(
                 f"could not download {package.url} ({error}); the site serves its own MathJax and "
-                "widget manager, fetched once from the npm registry (set NPM_REGISTRY for a mirror)"
+                "widget manager and Vega, fetched once from the npm registry (set NPM_REGISTRY for a mirror)"
             ) from error
         _unpack(package, data, vendor_dir)
     pins = "".join(f"{p.name}@{p.version} {p.integrity}\n" for p in PACKAGES)

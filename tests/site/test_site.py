@@ -43,6 +43,8 @@ const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
   while (rendered() < views.length && !late()) await sleep(50);
   document.querySelectorAll('img[loading="lazy"]').forEach(img => { img.loading = "eager"; });
   while ([...document.images].some(img => !img.complete) && !late()) await sleep(50);
+  const charts = [...document.querySelectorAll(".sweep-chart")];
+  while (charts.some(c => !c.querySelector("svg")) && !late()) await sleep(50);
   await sleep(300);
   const prose = article.cloneNode(true);
   prose.querySelectorAll("pre, code, script, style, .cell_input, mjx-container").forEach(n => n.remove());
@@ -58,6 +60,7 @@ const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
     prose: prose.innerText,
     links: [...document.querySelectorAll("a[href]")].map(a => a.href),
     widgetViews: views.length,
+    charts: charts.map(c => ({id: c.id, drawn: c.querySelector("svg") !== null})),
     widgetsRendered: rendered(),
     title: document.title,
     chapterTimes: [...document.querySelectorAll("table.chapter-times tbody tr")].map(r => r.innerText),
@@ -99,6 +102,18 @@ def test_images_load(visit, page):
     broken = [img["src"] for img in report["images"] if not img["ok"]]
     assert report["title"], f"{page}: the page has no title"
     assert not broken, f"{page}: images that did not load: {broken}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_figure_has_alt_text_that_says_what_it_shows(visit, page):
+    """Output figures carry words (cell metadata ``mystnb.image.alt``), not a file path."""
+    pathlike = re.compile(r"(^|/)[0-9a-f]{16,}|\.(png|svg|jpe?g)$|_images/")
+    bad = [
+        img["src"]
+        for img in visit(page)["images"]
+        if img["output"] and (not (img["alt"] or "").strip() or pathlike.search(img["alt"] or ""))
+    ]
+    assert not bad, f"{page}: figures whose alt text is empty or a file path: {bad}"
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -194,6 +209,37 @@ def test_saved_widgets_render(visit, page):
     )
 
 
+# Moves the slider of one kernel-free explorer and reports the chart before and after.
+SLIDE_JS = r"""
+const [id, done] = [arguments[0], arguments[arguments.length - 1]];
+const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
+(async () => {
+  const chart = document.getElementById(id);
+  const slider = chart.querySelector('input[type="range"]');
+  const before = chart.querySelector("svg").innerHTML;
+  slider.value = slider.value === slider.max ? slider.min : slider.max;
+  slider.dispatchEvent(new Event("input", {bubbles: true}));
+  await sleep(500);
+  done({slider: slider !== null, changed: chart.querySelector("svg").innerHTML !== before});
+})();
+"""
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES)
+def test_explorers_respond_to_their_slider_without_a_kernel(visit, browser, page):
+    """Each kernel-free explorer (``ha.*_sweep_chart``) draws, and moving its slider redraws it."""
+    charts = visit(page)["charts"]
+    if not charts:
+        pytest.skip(f"{page} has no kernel-free explorer")
+    assert all(c["drawn"] for c in charts), f"{page}: charts not drawn: {charts}"
+    for chart in charts:
+        browser.get_log("browser")
+        result = browser.execute_async_script(SLIDE_JS, chart["id"])
+        assert result["changed"], f"{page}: moving the slider of {chart['id']} changed nothing"
+        errors = _severe(browser.get_log("browser"))
+        assert not errors, f"{page}: console errors after moving {chart['id']}:\n" + "\n".join(errors)
+
+
 def _is_progress_bar(output: dict) -> bool:
     """tqdm's notebook bar (a widget too, but nothing to explore): "label: 100%|...| 400/400 [..."."""
     text = "".join(output.get("data", {}).get("text/plain", ""))
@@ -204,19 +250,22 @@ def _is_explorer(output: dict) -> bool:
     return WIDGET_VIEW in output.get("data", {}) and not _is_progress_bar(output)
 
 
-def _has_image(cell: dict) -> bool:
-    return any({"image/png", "image/svg+xml"} & set(o.get("data", {})) for o in cell.get("outputs", []))
+def _has_sweep_chart(cell: dict) -> bool:
+    return any(
+        'class="sweep-chart"' in "".join(o.get("data", {}).get("text/html", ""))
+        for o in cell.get("outputs", [])
+    )
 
 
 @pytest.mark.parametrize("page", NOTEBOOK_PAGES)
-def test_each_widget_has_a_static_figure_beside_it(page):
-    """Widgets need a kernel; the static site teaches the same thing with a figure next to it."""
+def test_each_widget_has_a_kernel_free_twin_beside_it(page):
+    """Widgets need a kernel; on the static site a sweep chart with its own slider teaches the same."""
     cells = [c for c in json.loads((ROOT / f"{page}.ipynb").read_text())["cells"] if c["cell_type"] == "code"]
     for i, cell in enumerate(cells):
         if any(_is_explorer(o) for o in cell.get("outputs", [])):
             neighbours = cells[max(0, i - 2) : i + 3]
-            assert any(_has_image(c) for c in neighbours), (
-                f"{page}: the widget of code cell {i + 1} has no static figure within two cells"
+            assert any(_has_sweep_chart(c) for c in neighbours), (
+                f"{page}: the widget of code cell {i + 1} has no kernel-free twin within two cells"
             )
 
 
