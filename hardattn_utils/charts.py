@@ -231,7 +231,8 @@ def temperature_sweep_chart(
             "color": {
                 "field": "kind",
                 "type": "nominal",
-                "title": None,
+                "title": "",
+                "legend": {"orient": "bottom"},
                 "scale": {"domain": kinds, "range": colours},
             },
             "size": {
