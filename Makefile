@@ -35,25 +35,28 @@ $(KERNEL): hardattn_utils/numerics.py $(STAMP)
 
 ## book: build the static site into _build/html (open _build/html/index.html)
 book: install
-	$(BIN)/jupyter-book build . -W --keep-going
+	@TIMEFORMAT='[stage] site build: %0R s'; time $(BIN)/jupyter-book build . -W --keep-going
 	@echo "Open _build/html/index.html in a browser."
 
 ## test: ruff, unit, statistical and hygiene tests, strict nbval, the site build (and its browser test)
 test: install lint unit nbval book site-test
 
 unit: install
-	$(PINNED) $(PY) -m pytest tests/package tests/book -q -p no:cacheprovider
+	@TIMEFORMAT='[stage] unit, statistical and hygiene tests: %0R s'; time \
+		$(PINNED) $(PY) -m pytest tests/package tests/book -q -p no:cacheprovider -n $(JOBS)
 
 nbval: install
+	@TIMEFORMAT='[stage] strict nbval over the notebooks: %0R s'; time \
 	HARDATTN_PROGRESS=0 $(PINNED) $(PY) -m pytest $$($(NUMERICS) nbval-args) notebooks -q -p no:cacheprovider \
 		-n $(JOBS) --dist loadfile --nbval-cell-timeout=300 $(NBVAL_ARGS)
 
 site-test: install
-	@if [ -f tests/site/test_site.py ]; then $(PY) -m pytest tests/site -q; fi
+	@TIMEFORMAT='[stage] site test in headless Chromium: %0R s'; time \
+		if [ -f tests/site/test_site.py ]; then $(PY) -m pytest tests/site -q; fi
 
-## lab: open the notebooks in JupyterLab
+## lab: JupyterLab on the repository (links to book/ pages work), opened at notebooks/
 lab: install
-	$(PINNED) $(BIN)/jupyter lab notebooks
+	$(PINNED) $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ## notebooks: re-execute notebooks in place, top to bottom (NB=notebooks/03_reinforce.ipynb for one)
 notebooks: install
@@ -66,6 +69,7 @@ notebooks: install
 	done
 
 lint: install
+	@echo "[stage] ruff"
 	$(BIN)/ruff check hardattn_utils tests bench notebooks conftest.py
 	$(BIN)/ruff format --check hardattn_utils tests bench notebooks conftest.py
 
