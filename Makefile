@@ -65,6 +65,7 @@ notebooks: install
 		HARDATTN_NO_NETWORK=1 HARDATTN_PROGRESS=0 PYTHONPATH="$(CURDIR)/tests/nonet$${PYTHONPATH:+:$$PYTHONPATH}" \
 		$(PINNED) $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=600 "$$nb" || exit 1; \
+		$(PY) book/_ext/kernel_only.py "$$nb"; \
 		echo "  $$(( $$(date +%s) - start )) s"; \
 	done
 

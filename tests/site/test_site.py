@@ -259,10 +259,17 @@ def _has_sweep_chart(cell: dict) -> bool:
 
 @pytest.mark.parametrize("page", NOTEBOOK_PAGES)
 def test_each_widget_has_a_kernel_free_twin_beside_it(page):
-    """Widgets need a kernel; on the static site a sweep chart with its own slider teaches the same."""
+    """Widgets need a kernel; on the static site a sweep chart with its own slider teaches the same.
+
+    An explorer cell is tagged ``kernel-only`` (its stored output is cleared and the site
+    removes it); an explorer stored with its widget output would be a frozen widget.
+    """
     cells = [c for c in json.loads((ROOT / f"{page}.ipynb").read_text())["cells"] if c["cell_type"] == "code"]
     for i, cell in enumerate(cells):
-        if any(_is_explorer(o) for o in cell.get("outputs", [])):
+        assert not any(_is_explorer(o) for o in cell.get("outputs", [])), (
+            f"{page}: code cell {i + 1} stores a frozen widget; tag it kernel-only"
+        )
+        if "kernel-only" in cell.get("metadata", {}).get("tags", []):
             neighbours = cells[max(0, i - 2) : i + 3]
             assert any(_has_sweep_chart(c) for c in neighbours), (
                 f"{page}: the widget of code cell {i + 1} has no kernel-free twin within two cells"
