@@ -147,7 +147,7 @@ def simplex_panel(
         ax.annotate(
             f"e{k + 1}", (cx, cy), textcoords="offset points", xytext=(0, -12 if cy == 0 else 5), ha="center"
         )
-    ax.set(title=f"τ = {tau:g}", xlabel="simplex (barycentric projection)", ylabel="", aspect="equal")
+    ax.set(title=f"τ = {tau:.3g}", xlabel="simplex (barycentric projection)", ylabel="", aspect="equal")
     ax.set_xticks([])
     ax.set_yticks([])
     return ax
