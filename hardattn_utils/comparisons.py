@@ -186,7 +186,9 @@ def seeded_variance_decomposition(
         **kwargs: passed to :func:`~hardattn_utils.exact.gradient_samples` (``batched=``).
 
     Returns:
-        One row per seed: ``seed``, ``total``, ``within``, ``between``. Chapter 4.
+        One row per seed: ``seed``, ``total``, ``within``, ``between``, of the
+        per-example estimates (the estimators' surrogates average over the B rows,
+        so the draws are scaled back by B). Chapter 4.
     """
 
     def run(seed: int) -> pd.DataFrame:

@@ -102,7 +102,9 @@ def reinforce_variance(
         direction: (m,) or (B..., m) d: the variance of ``d·ĝ`` (``dL/dφ`` for ``ℓ = φ d``).
 
     Returns:
-        (B...) by enumeration, detached. Chapter 4.
+        (B...) by enumeration, detached.
+
+    Reference: Greensmith, Bartlett & Baxter (2004). Chapter 4.
     """
     logits = check_logits(logits).detach()
     losses, s, probs = _enumerate(logits, f)  # (m, B), (m, B, m), (B, m)
