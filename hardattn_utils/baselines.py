@@ -1,9 +1,10 @@
 """Baselines for REINFORCE: values or callables on the sampled losses, and the
 estimators that pair :func:`hardattn_utils.estimators.reinforce` with each.
 
-A baseline ``b`` keeps the gradient unbiased exactly when it does not depend on
-the sample it scores, given everything else: :func:`leave_one_out` is unbiased,
-:func:`batch_mean` (kept to show the bias) is not. Shapes: ``B`` batch, ``m``
+A baseline ``b`` keeps the gradient unbiased when ``E[b ∇log p(z)] = 0``; a simple
+sufficient condition is that ``b`` does not depend on the sample it scores, given
+everything else: :func:`leave_one_out` is unbiased, :func:`batch_mean` (kept to show
+the bias: exactly ``(S−1)/S`` times the leave-one-out estimate) is not. Shapes: ``B`` batch, ``m``
 categories, ``S`` samples.
 
 Chapter 4 (``04_variance_reduction``) explains and measures each of them.

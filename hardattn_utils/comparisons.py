@@ -21,10 +21,17 @@ import torch
 from torch import Tensor
 
 from .estimators import Estimate, LossFn
-from .exact import gradient_stats
+from .exact import gradient_samples, gradient_stats
 from .seeds import SEEDS, over_seeds
 
-__all__ = ["bias_variance", "equal_cost_variance", "pooled_stats", "seeded_gradient_stats"]
+__all__ = [
+    "bias_variance",
+    "equal_cost_variance",
+    "pooled_stats",
+    "seeded_gradient_stats",
+    "seeded_variance_decomposition",
+    "variance_decomposition",
+]
 
 
 def seeded_gradient_stats(
@@ -130,3 +137,63 @@ def bias_variance(frame: pd.DataFrame, evaluations: int = 1, budget: int | None 
         out["variance at budget"] = out["variance"] * scale
         out["variance at budget se"] = out["variance se"] * scale
     return pd.Series(out)
+
+
+def variance_decomposition(draws: Tensor) -> dict[str, float]:
+    """Total variance over a batch of inputs, split by the law of total variance.
+
+    An input ``x`` is drawn uniformly from the B rows and a gradient estimate ĝ for
+    its logits from the estimator; the total variance (summed over coordinates)
+    splits into the mean variance *within* an example and the variance *between*
+    the examples' mean gradients (population moments, so the identity is exact):
+
+    .. math:: \\operatorname{Var}(\\hat g) = \\mathbb E_x[\\operatorname{Var}(\\hat g\\mid x)]
+       + \\operatorname{Var}_x(\\mathbb E[\\hat g\\mid x])
+
+    Args:
+        draws: (N, B, m) N estimates for each of B inputs, e.g. from
+            :func:`~hardattn_utils.exact.gradient_samples` on (B, m) logits.
+
+    Returns:
+        ``total``, ``within``, ``between`` (floats). Chapter 4.
+    """
+    if not isinstance(draws, Tensor) or draws.dim() != 3 or draws.shape[0] < 2:
+        raise ValueError(f"draws must be a (N >= 2, B, m) tensor, got {getattr(draws, 'shape', draws)}")
+    draws = draws.double()
+    per_example = draws.mean(0)  # E[ĝ | x], (B, m)
+    within = draws.var(0, unbiased=False).sum(-1).mean()  # E_x Var(ĝ | x)
+    between = per_example.var(0, unbiased=False).sum()  # Var_x E[ĝ | x]
+    total = draws.flatten(0, 1).var(0, unbiased=False).sum()  # pooled over (N, B)
+    return {"total": total.item(), "within": within.item(), "between": between.item()}
+
+
+def seeded_variance_decomposition(
+    estimator: str | Callable[..., Estimate],
+    logits: Tensor,
+    f: LossFn,
+    draws_per_seed: int,
+    seeds: Iterable[int] = SEEDS,
+    **kwargs: Any,
+) -> pd.DataFrame:
+    """:func:`variance_decomposition` of ``draws_per_seed`` estimates, once per seed.
+
+    Args:
+        estimator: a name in ``ESTIMATORS`` or an estimator.
+        logits: (B, m) one row of logits per input.
+        f: the loss, ``z`` (..., B, m) -> (..., B): each row its own loss.
+        draws_per_seed: N (a generator seeded with the seed).
+        seeds: the seeds (at least 5 for a claim).
+        **kwargs: passed to :func:`~hardattn_utils.exact.gradient_samples` (``batched=``).
+
+    Returns:
+        One row per seed: ``seed``, ``total``, ``within``, ``between``, of the
+        per-example estimates (the estimators' surrogates average over the B rows,
+        so the draws are scaled back by B). Chapter 4.
+    """
+
+    def run(seed: int) -> pd.DataFrame:
+        generator = torch.Generator().manual_seed(seed)
+        draws = gradient_samples(estimator, logits, f, draws_per_seed, generator, **kwargs)
+        return pd.DataFrame([variance_decomposition(draws * logits.shape[0])])
+
+    return over_seeds(run, seeds)

@@ -26,7 +26,14 @@ from .baselines import sum_of_others
 from .categorical import all_one_hots, draw, score
 from .estimators import Estimate, LossFn
 
-__all__ = ["control_variate", "optimal_baseline", "optimal_baseline_reinforce", "with_control_variate"]
+__all__ = [
+    "control_variate",
+    "optimal_baseline",
+    "optimal_baseline_reinforce",
+    "reinforce_variance",
+    "scalar_optimal_baseline",
+    "with_control_variate",
+]
 
 
 def optimal_baseline(logits: Tensor, f: LossFn) -> Tensor:
@@ -51,6 +58,72 @@ def optimal_baseline(logits: Tensor, f: LossFn) -> Tensor:
     weight = probs.movedim(-1, 0).unsqueeze(-1) * (one_hots - probs) ** 2  # (m, B, m)
     numerator, denominator = (weight * losses.unsqueeze(-1)).sum(0), weight.sum(0)  # (B, m)
     return torch.where(denominator > 0, numerator / denominator.clamp_min(1e-30), 0.0)
+
+
+def scalar_optimal_baseline(logits: Tensor, f: LossFn, direction: Tensor | None = None) -> Tensor:
+    """The variance-minimising *single* baseline for all coordinates, by enumeration.
+
+    One number per batch element minimises the total variance ``Σ_k Var(ĝ_k)``; with
+    ``direction`` d (logits ``ℓ = φ d`` for a scalar parameter φ, whose score is
+    ``s·d``) it minimises the variance of ``dL/dφ`` instead:
+
+    .. math:: b^* = \\frac{\\mathbb E[f(z)\\,\\lVert s(z)\\rVert^2]}{\\mathbb E[\\lVert s(z)\\rVert^2]},\\quad
+       b^*_\\varphi = \\frac{\\mathbb E[f(z)\\,(s(z)^\\top d)^2]}{\\mathbb E[(s(z)^\\top d)^2]}
+
+    Args:
+        logits: (B..., m).
+        f: the loss; called once on the m one-hots.
+        direction: (m,) or (B..., m) d, optional.
+
+    Returns:
+        (B...) detached; 0 where the denominator is 0.
+
+    Reference: Greensmith, Bartlett & Baxter (2004). Chapter 4.
+    """
+    logits = check_logits(logits).detach()
+    losses, s, probs = _enumerate(logits, f)  # (m, B), (m, B, m), (B, m)
+    weight = (s**2).sum(-1) if direction is None else (s * check_logits(direction, "direction")).sum(-1) ** 2
+    weight = weight * probs.movedim(-1, 0)  # p_k |s(e_k)|², (m, B)
+    numerator, denominator = (weight * losses).sum(0), weight.sum(0)  # (B)
+    return torch.where(denominator > 0, numerator / denominator.clamp_min(1e-30), 0.0)
+
+
+def reinforce_variance(
+    logits: Tensor, f: LossFn, baseline: float | Tensor = 0.0, direction: Tensor | None = None
+) -> Tensor:
+    """The exact total variance of single-sample REINFORCE with a fixed baseline.
+
+    .. math:: V(b) = \\sum_k p_k \\big\\lVert (f(e_k) - b)\\odot s(e_k) - \\nabla L\\big\\rVert^2
+
+    Args:
+        logits: (B..., m).
+        f: the loss; called once on the m one-hots.
+        baseline: a number, (B...) one per batch element, or (B..., m) one per coordinate.
+        direction: (m,) or (B..., m) d: the variance of ``d·ĝ`` (``dL/dφ`` for ``ℓ = φ d``).
+
+    Returns:
+        (B...) by enumeration, detached.
+
+    Reference: Greensmith, Bartlett & Baxter (2004). Chapter 4.
+    """
+    logits = check_logits(logits).detach()
+    losses, s, probs = _enumerate(logits, f)  # (m, B), (m, B, m), (B, m)
+    b = torch.as_tensor(baseline, dtype=logits.dtype)
+    b = b.unsqueeze(-1) if b.dim() < logits.dim() else b  # (B, 1) or (B, m)
+    g = (losses.unsqueeze(-1) - b) * s  # ĝ(e_k), (m, B, m)
+    if direction is not None:
+        g = (g * check_logits(direction, "direction")).sum(-1, keepdim=True)  # (m, B, 1)
+    weight = probs.movedim(-1, 0).unsqueeze(-1)  # (m, B, 1)
+    mean = (weight * g).sum(0)  # the exact gradient, (B, m)
+    return (weight * (g - mean) ** 2).sum((0, -1))
+
+
+def _enumerate(logits: Tensor, f: LossFn) -> tuple[Tensor, Tensor, Tensor]:
+    """``(f(e_k), s(e_k), p)`` for every category: (m, B), (m, B, m), (B, m)."""
+    one_hots = all_one_hots(logits)  # (m, B, m)
+    with torch.no_grad():
+        losses = check_loss(f, one_hots)  # (m, B)
+    return losses, score(one_hots, logits), torch.softmax(logits, dim=-1)
 
 
 def optimal_baseline_reinforce(
