@@ -119,7 +119,7 @@ def test_gumbel_package_noise_is_finite_where_the_textbook_is_not():
 K, N, S = 6, 20_000, 4
 
 
-def _problem():
+def _batch_mean_problem():
     gen = torch.Generator().manual_seed(0)
     logits, values = torch.randn(K, generator=gen), torch.randn(K, generator=gen)
     return logits, lambda z: (z @ values - 1.0) ** 2 + 2.0
@@ -127,7 +127,7 @@ def _problem():
 
 def _one_line_estimates(baseline):
     """N gradient estimates of the surrogate ``((f - b(f)) * log p).mean(0)`` as hand-written."""
-    logits, f = _problem()
+    logits, f = _batch_mean_problem()
     leaf = logits.expand(N, K).clone().requires_grad_(True)  # (N, K)
     z, log_p = ha.sample_one_hot(leaf, num_samples=S, generator=torch.Generator().manual_seed(1))
     loss = f(z).detach()  # (S, N)
@@ -152,7 +152,7 @@ def test_batch_mean_fixed_by_leave_one_out_passes():
 
 
 def test_batch_mean_is_a_rescaled_rloo_sample_by_sample():
-    logits, f = _problem()
+    logits, f = _batch_mean_problem()
     grads = []
     for est in (ha.mean_baseline_reinforce, ha.rloo):
         leaf = logits.expand(100, K).clone().requires_grad_(True)
