@@ -135,7 +135,7 @@ def gumbel_top_k(logits: Tensor, k: int, *, generator: torch.Generator | None = 
     if logits.numel() and int(logits.isfinite().sum(-1).min()) < k:
         raise ValueError(f"every row of logits needs at least k = {k} finite entries")
     work = compute_dtype(logits)
-    minus_noise = _log_exponential(logits.shape, work, logits.device, generator)  # -g, (..., m)
+    minus_noise = _log_exponential(_noise_buffer(logits, work), generator)  # -g, (..., m)
     return (_to(logits.detach(), work) - minus_noise).topk(k, dim=-1).indices  # (..., k)
 
 

@@ -1,7 +1,8 @@
 """ipywidgets explorers. Each has a static twin (a function returning a
 matplotlib figure) that teaches the same thing on the static site.
 
-Widgets need a live kernel; the static site shows the saved state and the twin.
+Widgets need a live kernel. Their kernel-free twins, which the site shows, are in
+:mod:`hardattn_utils.charts`; the matplotlib figures here are the printed versions.
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ def simplex_panel(
         )
     for k, (cx, cy) in enumerate(_CORNERS):
         ax.annotate(
-            f"e{k + 1}", (cx, cy), textcoords="offset points", xytext=(0, -12 if cy == 0 else 5), ha="center"
+            f"e{k}", (cx, cy), textcoords="offset points", xytext=(0, -12 if cy == 0 else 5), ha="center"
         )
     ax.set(title=f"τ = {tau:.3g}", xlabel="simplex (barycentric projection)", ylabel="", aspect="equal")
     ax.set_xticks([])
