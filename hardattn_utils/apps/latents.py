@@ -3,14 +3,14 @@
 ``N`` latent variables of ``K`` categories each, a small MLP encoder and decoder,
 a Bernoulli likelihood and a uniform categorical prior; the KL term is exact
 (summed over the ``K`` categories), so only the reconstruction term needs a
-gradient estimator. Chapter 10 (``10_discrete_latents``) trains it with each one.
+gradient estimator. Chapter 10 (``10_discrete_latents``) trains it with each one;
+:mod:`hardattn_utils.apps.latents_eval` evaluates it (bounds, exact likelihoods).
 
 Shapes: B images, N latent variables, K categories, D = 64 pixels, S samples.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -20,18 +20,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..estimators import Estimate, LossFn, sample_one_hot
+from .._checks import check_estimator_logits, check_loss, check_real
+from ..categorical import one_hot
+from ..estimators import Estimate, LossFn
+from ..sampling import gumbel_argmax, straight_through
 from ..train import Objective, estimator_objective, fit
 
 __all__ = [
     "CategoricalVAE",
-    "exact_negative_elbo",
+    "annealed_straight_through",
     "fit_vae",
-    "latent_traversal",
-    "log_marginal_likelihood",
-    "negative_elbo",
-    "reconstruct",
-    "tile_images",
     "vae_objective",
 ]
 
@@ -148,111 +146,33 @@ def vae_objective(estimator: str | Callable[..., Estimate], **hyper: Any) -> Obj
     return objective
 
 
-@torch.no_grad()
-def negative_elbo(
-    model: CategoricalVAE, x: Tensor, *, num_samples: int = 16, generator: torch.Generator | None = None
-) -> Tensor:
-    """(B,) Monte-Carlo negative ELBO with hard one-hot samples, in nats per image.
+def annealed_straight_through(
+    logits: Tensor, f: LossFn, *, tau: float = 1.0, generator: torch.Generator | None = None
+) -> Estimate:
+    """Slope-annealed straight-through: a one-hot sample forward, ``softmax(logits/τ)``'s gradient back.
 
-    .. math:: -\\mathrm{ELBO}(x) \\approx \\frac1S\\sum_s -\\log p(x\\mid z_s) + \\mathrm{KL},
-       \\quad z_s \\sim q(z\\mid x)
+    .. math:: \\hat g = \\frac{\\partial f}{\\partial z}\\Big|_{z=e_i}
+       \\frac{\\partial\\,\\mathrm{softmax}(\\ell/\\tau)}{\\partial \\ell},\\quad i \\sim p
+
+    Lowering τ during training raises the slope ``1/τ`` of the backward pass, the
+    categorical form of Chung, Ahn & Bengio's (2017) slope annealing, one of the
+    baselines of Jang et al. (2017). At τ = 1 it is straight-through softmax.
 
     Args:
-        model: the VAE.
-        x: (B, D) binary images.
-        num_samples: S one-hot samples per image.
+        logits: (B..., K).
+        f: loss of a one-hot ``z``, differentiable in ``z``.
+        tau: the backward temperature τ > 0 (a schedule goes through ``vae_objective``).
         generator: source of randomness.
 
     Chapter 10.
     """
-    _positive_int("num_samples", num_samples)
-    z, _ = sample_one_hot(model.scores(x), num_samples, generator)
-    z = z if num_samples > 1 else z.unsqueeze(0)  # (S, B, N, K)
-    return model.reconstruction_nll(x, z).mean(0) + model.kl(x)
-
-
-def _all_codes(model: CategoricalVAE, max_codes: int) -> Tensor:
-    n, k = model.num_latents, model.num_categories
-    if k**n > max_codes:
-        raise ValueError(f"enumeration needs K**N = {k}**{n} codes > max_codes = {max_codes}")
-    return torch.tensor(list(itertools.product(range(k), repeat=n)), dtype=torch.long)  # (K^N, N)
-
-
-def _log_likelihoods(model: CategoricalVAE, x: Tensor, max_codes: int) -> tuple[Tensor, Tensor]:
-    x = _check_images(x, model.num_pixels)
-    codes = _all_codes(model, max_codes)  # (C, N)
-    logits = model.decode(F.one_hot(codes, model.num_categories).float())  # (C, D)
-    return x @ logits.T - F.softplus(logits).sum(-1), codes  # (B, C): sum_d log Bernoulli
-
-
-@torch.no_grad()
-def log_marginal_likelihood(model: CategoricalVAE, x: Tensor, *, max_codes: int = 100_000) -> Tensor:
-    """(B,) exact ``log p(x)`` by enumerating all K**N codes (small models only).
-
-    .. math:: \\log p(x) = \\log \\sum_z p(z)\\, p(x\\mid z)
-
-    Args:
-        model: the VAE.
-        x: (B, D) binary images.
-        max_codes: refuse (``ValueError``) when K**N exceeds this.
-
-    Chapter 10.
-    """
-    log_lik, _ = _log_likelihoods(model, x, max_codes)
-    return torch.logsumexp(log_lik, dim=-1) - model.num_latents * math.log(model.num_categories)
-
-
-@torch.no_grad()
-def exact_negative_elbo(model: CategoricalVAE, x: Tensor, *, max_codes: int = 100_000) -> Tensor:
-    """(B,) negative ELBO with the expectation over q computed exactly by enumeration.
-
-    .. math:: -\\mathrm{ELBO}(x) = \\sum_z q(z\\mid x)\\,(-\\log p(x\\mid z)) + \\mathrm{KL}
-
-    Args: as :func:`log_marginal_likelihood`. Chapter 10.
-    """
-    log_lik, codes = _log_likelihoods(model, x, max_codes)
-    log_q = torch.log_softmax(model.scores(x), -1)  # (B, N, K)
-    log_q_codes = log_q[:, torch.arange(model.num_latents), codes].sum(-1)  # (B, C)
-    return -(log_q_codes.exp() * log_lik).sum(-1) + model.kl(x)
-
-
-@torch.no_grad()
-def reconstruct(model: CategoricalVAE, x: Tensor) -> Tensor:
-    """(B, D) pixel probabilities decoded from the most probable code ``argmax q(z|x)``."""
-    index = model.scores(x).argmax(-1)
-    return torch.sigmoid(model.decode(F.one_hot(index, model.num_categories).float()))
-
-
-@torch.no_grad()
-def latent_traversal(model: CategoricalVAE, x: Tensor, latent: int) -> Tensor:
-    """(K, D) decodings of one image's argmax code with latent ``latent`` set to each category.
-
-    Args:
-        model: the VAE.
-        x: (D,) one image.
-        latent: which latent variable n (0 <= n < N) to sweep.
-    """
-    if isinstance(latent, bool) or not isinstance(latent, int) or not 0 <= latent < model.num_latents:
-        raise ValueError(f"latent must be an int in [0, {model.num_latents}), got {latent!r}")
-    index = model.scores(x.reshape(1, -1)).argmax(-1).repeat(model.num_categories, 1)  # (K, N)
-    index[:, latent] = torch.arange(model.num_categories)
-    return torch.sigmoid(model.decode(F.one_hot(index, model.num_categories).float()))
-
-
-def tile_images(images: Tensor, side: int = 8, pad: int = 0) -> Tensor:
-    """Tile (rows, cols, side*side) images into one array for ``imshow``, ``pad`` zero pixels apart.
-
-    Returns:
-        (rows*(side+pad) - pad, cols*(side+pad) - pad) tensor.
-    """
-    if images.dim() != 3 or images.shape[-1] != side * side:
-        raise ValueError(f"images must have shape (rows, cols, {side * side}), got {tuple(images.shape)}")
-    if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
-        raise ValueError(f"pad must be an int >= 0, got {pad!r}")
-    rows, cols = images.shape[:2]
-    grid = F.pad(images.reshape(rows, cols, side, side), (0, pad, 0, pad)).permute(0, 2, 1, 3)
-    grid = grid.reshape(rows * (side + pad), cols * (side + pad))
-    return grid[: grid.shape[0] - pad, : grid.shape[1] - pad]
+    logits, _ = check_estimator_logits(logits, 1)
+    tau = check_real(tau, "tau", minimum=0.0, open_min=True)
+    index = gumbel_argmax(logits, generator)  # (B...)
+    probs = torch.softmax(logits / tau, dim=-1)  # (B..., K)
+    z = straight_through(one_hot(index, logits.shape[-1], dtype=logits.dtype), probs)  # (B..., K)
+    loss = check_loss(f, z)  # (B...)
+    return Estimate(loss.mean(), loss.detach(), z)
 
 
 def fit_vae(

@@ -1,4 +1,4 @@
-"""Tests of the categorical VAE (chapter 10): the ELBO is a bound, shapes, errors."""
+"""Tests of the categorical VAE (chapter 10): the ELBO and the IW bound are bounds, shapes, errors."""
 
 import math
 
@@ -6,7 +6,8 @@ import pytest
 import torch
 
 import hardattn_utils as ha
-from hardattn_utils.apps.latents import CategoricalVAE, log_marginal_likelihood, negative_elbo
+from hardattn_utils.apps.latents import CategoricalVAE, annealed_straight_through
+from hardattn_utils.apps.latents_eval import log_marginal_likelihood, negative_elbo, negative_iw_bound
 
 
 def _tiny(num_latents: int = 2, seed: int = 0) -> tuple[CategoricalVAE, torch.Tensor]:
@@ -142,3 +143,82 @@ def test_fit_vae_is_reproducible_per_seed():
     assert "seed" in runs[3][1].columns and isinstance(runs[3][0], CategoricalVAE)
     with pytest.raises(ValueError, match="batch_size"):
         ha.latents.fit_vae("ST softmax", x, 1, seed=0, batch_size=129)
+
+
+def _iw_draws(model, x, num_samples, draws=200):
+    return torch.stack(
+        [
+            negative_iw_bound(model, x, num_samples=num_samples, generator=torch.Generator().manual_seed(s))
+            for s in range(draws)
+        ]
+    )  # (draws, B)
+
+
+def test_iw_bound_lies_between_elbo_and_log_likelihood_and_tightens():
+    """E[-IW_1] = -ELBO; E[-IW_S] decreases with S; it stays above -log p(x) and nears it."""
+    model, x = _tiny(2)
+    with torch.no_grad():
+        nelbo, nll = _exact_negative_elbo(model, x), -log_marginal_likelihood(model, x)
+        draws = {s: _iw_draws(model, x, s, draws=400) for s in (1, 4, 64)}  # (draws, B)
+    mean = {s: d.mean(0) for s, d in draws.items()}  # (B,)
+    se = {s: d.std(0) / math.sqrt(len(d)) for s, d in draws.items()}
+    assert ((mean[1] - nelbo).abs() <= 4 * se[1] + 1e-6).all()  # S = 1 is the ELBO, unbiased
+    avg = {
+        s: (m.mean().item(), se[s].pow(2).mean().sqrt().item() / math.sqrt(len(x))) for s, m in mean.items()
+    }
+    assert avg[1][0] - avg[4][0] > 4 * avg[1][1]  # tightens with S ...
+    assert avg[4][0] - avg[64][0] > 4 * avg[4][1]
+    assert (mean[64] >= nll - 4 * se[64] - 1e-6).all()  # ... but never below -log p(x)
+    assert ((mean[64] - nll) < 0.25 * (nelbo - nll)).all()  # 64 samples close most of the gap
+
+
+def test_iw_bound_is_exact_at_the_true_posterior():
+    """With q = p(z|x) every importance weight equals p(x): one sample gives -log p(x) exactly."""
+    model, x = _tiny(1)
+    with torch.no_grad():
+        codes = torch.eye(3).unsqueeze(1)  # (K, 1, K)
+        log_joint = -model.reconstruction_nll(x, codes.unsqueeze(1).expand(3, len(x), 1, 3)).T - math.log(3)
+        posterior_logits = log_joint - log_joint.logsumexp(-1, keepdim=True)  # (B, K)
+        model.scores = lambda _: posterior_logits.unsqueeze(1)  # type: ignore[method-assign]
+        bound = negative_iw_bound(model, x, num_samples=1, generator=torch.Generator().manual_seed(0))
+        torch.testing.assert_close(bound, -log_marginal_likelihood(model, x))
+
+
+def test_iw_bound_errors_and_shape():
+    model, x = _tiny(2)
+    assert negative_iw_bound(model, x, num_samples=3).shape == (5,)
+    with pytest.raises(ValueError, match="num_samples"):
+        negative_iw_bound(model, x, num_samples=0)
+    with pytest.raises(ValueError, match="x must have shape"):
+        negative_iw_bound(model, torch.zeros(2, 5))
+
+
+def test_annealed_straight_through_is_st_softmax_at_tau_one_and_steeper_below():
+    logits = torch.randn(6, 2, 4, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    target = torch.randn(6, 2, 4, generator=torch.Generator().manual_seed(1))
+    f = lambda z: ((z - target) ** 2).sum(-1)  # noqa: E731
+
+    def grad(estimator, **hyper):
+        est = estimator(logits, f, generator=torch.Generator().manual_seed(3), **hyper)
+        return torch.autograd.grad(est.surrogate, logits)[0], est.z
+
+    g1, z1 = grad(annealed_straight_through, tau=1.0)
+    g_st, z_st = grad(ha.straight_through_softmax)
+    torch.testing.assert_close(g1, g_st)
+    assert torch.equal(z1, z_st) and torch.equal(z1.sum(-1), torch.ones(6, 2))
+    g_half, z_half = grad(annealed_straight_through, tau=0.5)
+    assert torch.equal(z_half, z1)  # the same hard sample forward
+    assert not torch.allclose(g_half, g1)  # a different (steeper) backward pass
+    with pytest.raises(ValueError, match="tau"):
+        annealed_straight_through(logits, f, tau=0.0)
+
+
+def test_vae_objective_runs_with_muprop_and_annealed_st():
+    model, x = _tiny(2)
+    for estimator, hyper in [
+        (ha.control_variate, {"c": 1.0}),
+        (annealed_straight_through, {"tau": lambda t: 0.5}),
+    ]:
+        surrogate, _ = ha.vae_objective(estimator, **hyper)(model, x, 1)
+        surrogate.backward()
+        assert torch.isfinite(surrogate) and all(p.grad is not None for p in model.encoder.parameters())
