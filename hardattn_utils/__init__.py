@@ -15,7 +15,7 @@ Core
     ``exact`` (enumeration, estimator statistics), ``schedules``, ``train``
     (``fit``), ``claims``, ``seeds``, ``numerics`` (the pinned numeric environment).
 Applications (``hardattn_utils/apps/``, also reachable as ``ha.pointer`` etc.)
-    ``retrieval`` (the retrieval task of chapters 3–6), ``pointer`` (chapter 8),
+    ``retrieval`` (the retrieval task of chapters 3–6), ``pointer`` and ``pointer_train`` (chapter 8),
     ``memory`` (chapter 9), ``latents`` (chapter 10), ``glimpses`` (chapter 11),
     ``digits`` (the digits data set).
 Presentation (imported on first use)
@@ -57,6 +57,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "applications": (
         "apps.retrieval",
         "apps.pointer",
+        "apps.pointer_train",
         "apps.memory",
         "apps.latents",
         "apps.glimpses",
