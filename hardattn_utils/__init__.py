@@ -16,7 +16,8 @@ Core
     (``fit``), ``claims``, ``seeds``, ``numerics`` (the pinned numeric environment).
 Applications (``hardattn_utils/apps/``, also reachable as ``ha.pointer`` etc.)
     ``retrieval`` (the retrieval task of chapters 3–6), ``pointer`` and ``pointer_train`` (chapter 8),
-    ``memory`` (chapter 9), ``latents`` (chapter 10), ``glimpses`` (chapter 11),
+    ``memory``, ``copying`` and ``keyed_copy`` (chapter 9), ``latents`` (chapter 10),
+    ``glimpses`` (chapter 11),
     ``digits`` (the digits data set).
 Presentation (imported on first use)
     ``plotting`` (theme, fixed colour per estimator, plots), ``widgets`` (explorers).
@@ -59,6 +60,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "apps.pointer",
         "apps.pointer_train",
         "apps.memory",
+        "apps.copying",
+        "apps.keyed_copy",
         "apps.latents",
         "apps.glimpses",
         "apps.digits",
