@@ -140,3 +140,21 @@ def test_out_of_order_needs_no_target_and_is_zero_only_when_sorted():
         ha.out_of_order(batch.inputs, identity[:, :4])
     with pytest.raises(ValueError, match="loss"):
         ha.self_critical_objective(loss="inversions")
+
+
+def test_train_pointer_seeds_without_a_target_never_reads_it():
+    task = ha.SortingTask(length=4, num_values=20)
+    tests = {4: task.sample(20, torch.Generator().manual_seed(9))}
+    kwargs = dict(num_steps=2, seeds=[0], hidden=8, batch_size=8, eval_every=2)
+    nets, log = ha.train_pointer_seeds(task, "REINFORCE, no target", tests, **kwargs)
+    assert set(log["label"]) == {"REINFORCE, no target"}
+    # the objective scores outputs by order alone: a batch whose target is garbage trains the same
+    batch = task.sample(8, torch.Generator().manual_seed(1))
+    garbage = ha.SortingBatch(batch.inputs, torch.zeros_like(batch.target))
+    losses = []
+    for b in (batch, garbage):
+        torch.manual_seed(0)
+        net = ha.PointerNet(hidden=8, digits=True)
+        objective = ha.self_critical_objective(torch.Generator().manual_seed(2), loss="order")
+        losses.append(objective(net, b, 0)[0])
+    torch.testing.assert_close(losses[0], losses[1])
