@@ -15,8 +15,9 @@ Core
     ``exact`` (enumeration, estimator statistics), ``schedules``, ``train``
     (``fit``), ``claims``, ``seeds``, ``numerics`` (the pinned numeric environment).
 Applications (``hardattn_utils/apps/``, also reachable as ``ha.pointer`` etc.)
-    ``retrieval`` (the retrieval task of chapters 3–6), ``pointer`` (chapter 8),
-    ``memory`` (chapter 9), ``latents`` and ``latents_eval`` (chapter 10), ``glimpses`` (chapter 11),
+    ``retrieval`` (the retrieval task of chapters 3–6), ``pointer`` and ``pointer_train``
+    (chapter 8), ``memory``, ``copying`` and ``keyed_copy`` (chapter 9), ``latents`` and
+    ``latents_eval`` (chapter 10), ``glimpses`` (chapter 11),
     ``digits`` (the digits data set).
 Presentation (imported on first use)
     ``plotting`` (theme, fixed colour per estimator, plots), ``widgets`` (ipywidgets
@@ -58,7 +59,10 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "applications": (
         "apps.retrieval",
         "apps.pointer",
+        "apps.pointer_train",
         "apps.memory",
+        "apps.copying",
+        "apps.keyed_copy",
         "apps.latents",
         "apps.latents_eval",
         "apps.glimpses",

@@ -1,35 +1,30 @@
 """Pointer networks: a sorting task and a small pointer network that decodes by pointing.
 
-Chapter 8 (``08_pointer_networks``) trains it with teacher forcing and with
-REINFORCE and a self-critical baseline. Shapes: B batch, n input positions
+Chapter 8 (``08_pointer_networks``) decodes it greedily and by beam search; the
+objectives and the training loop are in :mod:`.pointer_train`. Shapes: B batch, n input positions
 (= output steps), h hidden features.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import masked_logits
+from .._checks import check_int, masked_logits
 from ..attention import hard_attention
-from ..seeds import SEEDS, over_seeds
-from ..train import fit
 
 __all__ = [
     "Decoding",
     "PointerNet",
     "SortingBatch",
     "SortingTask",
+    "beam_search",
     "pointer_accuracy",
-    "self_critical_objective",
-    "teacher_forcing_objective",
-    "train_pointer_seeds",
 ]
 
 
@@ -204,125 +199,64 @@ class PointerNet(nn.Module):
         return self._unroll(inputs, choose, mask_pointed)
 
 
-def teacher_forcing_objective(model: PointerNet, batch: SortingBatch, step: int = 0) -> Tensor:
-    """Cross-entropy of the target pointer at every step, with teacher forcing.
+@torch.no_grad()
+def beam_search(model: PointerNet, inputs: Tensor, beam_width: int = 4) -> Tensor:
+    r"""Decode by beam search: keep the ``beam_width`` most likely partial permutations.
 
-    .. math:: L = -\\frac1n \\sum_t \\log p(\\pi^*_t \\mid \\pi^*_{<t}, x)
+    .. math:: \hat\pi = \operatorname*{argmax}_{\pi \in \text{beam}}
+       \sum_t \log p(\pi_t \mid \pi_{<t}, x)
 
-    An objective for :func:`hardattn_utils.fit`. Chapter 8.
-    """
-    return -model.teacher_forced(batch).log_p.mean()
-
-
-def _position_errors(index: Tensor, target: Tensor) -> Tensor:
-    """(B,) fraction of output steps whose pointer differs from the target."""
-    return (index != target).float().mean(1)
-
-
-def self_critical_objective(
-    generator: torch.Generator | None = None,
-) -> Callable[[PointerNet, SortingBatch, int], tuple[Tensor, dict[str, Tensor]]]:
-    """REINFORCE over whole sampled permutations with the greedy decoding as baseline.
-
-    The loss of a permutation is the fraction of wrongly placed positions. The
-    baseline is the loss of the model's own greedy (argmax) decoding of the same
-    input, which does not depend on the sample, so the estimator stays unbiased.
-
-    .. math:: \\hat g = \\big(L(\\pi^s) - L(\\hat\\pi)\\big)
-       \\nabla \\sum_t \\log p(\\pi^s_t \\mid \\pi^s_{<t})
+    ``beam_width=1`` is greedy decoding. Every step scores all K·n extensions of the K
+    beams and keeps the K best (positions already pointed at are masked, so every
+    beam is a permutation).
 
     Args:
-        generator: source of randomness for the sampled permutations.
+        model: a :class:`PointerNet`.
+        inputs: (B, n) numbers.
+        beam_width: K, the number of beams (1 ≤ K ≤ n).
 
     Returns:
-        An objective ``(model, batch, step) -> (surrogate, metrics)`` for :func:`hardattn_utils.fit`.
+        (B, n) long: the most likely permutation found for each input.
 
-    Reference: Williams (1992); Rennie et al. (2017). Chapter 8.
+    Reference: Vinyals, Fortunato & Jaitly (2015) decode with a beam search. Chapter 8.
     """
-
-    def objective(model: PointerNet, batch: SortingBatch, step: int) -> tuple[Tensor, dict[str, Tensor]]:
-        sampled = model.decode(batch.inputs, mode="sample", generator=generator)
-        with torch.no_grad():
-            greedy = model.decode(batch.inputs, mode="argmax").index
-        loss = _position_errors(sampled.index, batch.target)
-        baseline = _position_errors(greedy, batch.target)
-        surrogate = ((loss - baseline) * sampled.log_p.sum(1)).mean()
-        return surrogate, {"loss": loss.mean(), "greedy_loss": baseline.mean()}
-
-    return objective
+    beam_width = check_int(beam_width, "beam_width", minimum=1, maximum=inputs.shape[-1])
+    enc = model.encode(inputs).repeat_interleave(beam_width, 0)  # (B*K, n, h)
+    rows, n, _ = enc.shape
+    batch, rows_k = rows // beam_width, torch.arange(rows)
+    keys, mask = model.w_enc(enc), torch.ones(rows, n, dtype=torch.bool)  # (B*K, n, h)
+    state = (enc.mean(1), torch.zeros_like(enc[:, 0]))
+    step_input, history = model.start.expand(rows, -1), enc.new_zeros(rows, 0).long()
+    score = enc.new_full((batch, beam_width), -torch.inf)
+    score[:, 0] = 0.0  # one live beam at the start
+    for _ in range(n):
+        state = model.cell(step_input, state)
+        u = model.v(torch.tanh(keys + model.w_dec(state[0]).unsqueeze(1))).squeeze(-1)
+        log_p = torch.log_softmax(u.masked_fill(~mask, -torch.inf), -1)  # (B*K, n)
+        total = (score.reshape(-1, 1) + log_p).reshape(batch, -1)  # (B, K*n)
+        score, flat = total.topk(beam_width, dim=1)  # (B, K)
+        offset = torch.arange(batch).unsqueeze(1) * beam_width
+        parent, index = (flat // n + offset).reshape(-1), (flat % n).reshape(-1)
+        state = (state[0][parent], state[1][parent])
+        mask = mask[parent].scatter(1, index[:, None], False)
+        history = torch.cat([history[parent], index[:, None]], 1)  # (B*K, t+1)
+        step_input = enc[rows_k, index]
+    best = score.argmax(1)  # (B,)
+    return history.reshape(batch, beam_width, n)[torch.arange(batch), best]
 
 
 @torch.no_grad()
-def pointer_accuracy(model: PointerNet, batch: SortingBatch) -> dict[str, float]:
-    """Greedy-decoding accuracy: whole sequences exactly right, and positions right.
+def pointer_accuracy(model: PointerNet, batch: SortingBatch, beam_width: int = 1) -> dict[str, float]:
+    """Decoding accuracy: whole sequences exactly right, and positions right.
+
+    ``beam_width=1`` decodes greedily; a larger one uses :func:`beam_search`.
 
     Returns:
         ``{"exact": fraction of sequences sorted exactly, "per_position": fraction of steps right}``.
     """
-    index = model.decode(batch.inputs, mode="argmax").index
+    if beam_width == 1:
+        index = model.decode(batch.inputs, mode="argmax").index
+    else:
+        index = beam_search(model, batch.inputs, beam_width)
     right = index == batch.target
     return {"exact": right.all(1).float().mean().item(), "per_position": right.float().mean().item()}
-
-
-METHODS = ("teacher forcing", "REINFORCE + self-critical")
-
-
-def train_pointer_seeds(
-    task: SortingTask,
-    method: Literal["teacher forcing", "REINFORCE + self-critical"],
-    tests: Mapping[int, SortingBatch],
-    *,
-    num_steps: int,
-    seeds: Sequence[int] = SEEDS,
-    hidden: int = 32,
-    batch_size: int = 64,
-    lr: float = 3e-3,
-    eval_every: int = 40,
-) -> tuple[dict[int, PointerNet], pd.DataFrame]:
-    """Train one digit-input :class:`PointerNet` per seed, one after the other.
-
-    Seed ``s`` fixes the initial weights (``torch.manual_seed(s)``, so both methods
-    start from the same weights), the training batches (a generator seeded with
-    ``1000 + s``) and, for REINFORCE, the sampled permutations (``2000 + s``).
-
-    Args:
-        task: the training task.
-        method: :func:`teacher_forcing_objective` or :func:`self_critical_objective`.
-        tests: test batches by length n; greedy accuracy is logged on each.
-        num_steps, batch_size, lr, eval_every: as in :func:`hardattn_utils.fit`.
-        seeds: one network per seed (at least 5 for a claim).
-        hidden: the network's width.
-
-    Returns:
-        ``(nets, log)``: the trained network per seed and a tidy log (``label`` =
-        ``method``, a ``seed`` column, metrics ``exact (n=N)``, ``per_position (n=N)``,
-        ``train_loss``). Chapter 8.
-    """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    nets: dict[int, PointerNet] = {}
-
-    def evaluate(net: PointerNet) -> dict[str, float]:
-        return {f"{k} (n={n})": v for n, b in tests.items() for k, v in pointer_accuracy(net, b).items()}
-
-    def run(seed: int) -> pd.DataFrame:
-        torch.manual_seed(seed)
-        net = nets[seed] = PointerNet(hidden=hidden, digits=True)
-        data = torch.Generator().manual_seed(1000 + seed)
-        objective = (
-            teacher_forcing_objective
-            if method == "teacher forcing"
-            else self_critical_objective(generator=torch.Generator().manual_seed(2000 + seed))
-        )
-        return fit(
-            net,
-            objective,
-            lambda step: task.sample(batch_size, data),
-            num_steps,
-            lr=lr,
-            evaluate=evaluate,
-            eval_every=eval_every,
-            label=method,
-        )
-
-    return nets, over_seeds(run, seeds)

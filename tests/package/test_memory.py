@@ -112,7 +112,7 @@ def test_train_copy_seeds_logs_every_seed_and_repeats_exactly():
     task = ha.CopyTask(length=4, vocab_size=3, num_rare=10)
     test = task.sample(20, torch.Generator().manual_seed(9))
     runs = [
-        ha.memory.train_copy_seeds(task, read, test, num_steps=3, seeds=[0, 1], hidden=8, eval_every=2)
+        ha.train_copy_seeds(task, read, test, num_steps=3, seeds=[0, 1], hidden=8, eval_every=2)
         for read in ("soft", "st_gumbel", "soft")
     ]
     nets, log = runs[0]
@@ -122,7 +122,7 @@ def test_train_copy_seeds_logs_every_seed_and_repeats_exactly():
     cols = ["seed", "step", "metric", "value"]
     assert runs[0][1][cols].equals(runs[2][1][cols])
     with pytest.raises(ValueError, match="read"):
-        ha.memory.train_copy_seeds(task, "argmax", test, num_steps=1)
+        ha.train_copy_seeds(task, "argmax", test, num_steps=1)
 
 
 def test_reader_summary_reads_both_ways():

@@ -94,7 +94,7 @@ def test_train_pointer_seeds_logs_every_seed_and_repeats_exactly():
     task = ha.SortingTask(length=4, num_values=20)
     tests = {4: task.sample(50, torch.Generator().manual_seed(9))}
     runs = [
-        ha.pointer.train_pointer_seeds(
+        ha.train_pointer_seeds(
             task, method, tests, num_steps=3, seeds=[0, 1], hidden=8, batch_size=8, eval_every=2
         )
         for method in ("teacher forcing", "REINFORCE + self-critical", "teacher forcing")
@@ -106,4 +106,55 @@ def test_train_pointer_seeds_logs_every_seed_and_repeats_exactly():
     cols = ["seed", "step", "metric", "value"]
     pd.testing.assert_frame_equal(log[cols], runs[2][1][cols])
     with pytest.raises(ValueError, match="method"):
-        ha.pointer.train_pointer_seeds(task, "beam search", tests, num_steps=1)
+        ha.train_pointer_seeds(task, "beam search", tests, num_steps=1)
+
+
+def test_beam_search_of_width_one_is_greedy_and_wider_beams_are_no_less_likely():
+    torch.manual_seed(0)
+    model = ha.PointerNet(hidden=16, digits=True)
+    batch = ha.SortingTask(length=6, num_values=100).sample(64, torch.Generator().manual_seed(4))
+    greedy = model.decode(batch.inputs).index
+    assert torch.equal(ha.beam_search(model, batch.inputs, 1), greedy)
+
+    def log_likelihood(index):
+        forced = model.teacher_forced(ha.SortingBatch(batch.inputs, index))
+        return forced.log_p.sum(1)
+
+    with torch.no_grad():
+        beam = ha.beam_search(model, batch.inputs, 4)
+        assert torch.equal(beam.sort(1).values, torch.arange(6).expand(64, 6))
+        assert (log_likelihood(beam) >= log_likelihood(greedy) - 1e-5).all()
+        assert (log_likelihood(beam) > log_likelihood(greedy) + 1e-3).any()
+    with pytest.raises(ValueError, match="beam_width"):
+        ha.beam_search(model, batch.inputs, 7)
+
+
+def test_out_of_order_needs_no_target_and_is_zero_only_when_sorted():
+    batch = ha.SortingTask(length=5, num_values=100).sample(32, torch.Generator().manual_seed(5))
+    assert (ha.out_of_order(batch.inputs, batch.target) == 0).all()
+    assert (ha.out_of_order(batch.inputs, batch.target.flip(1)) == 1).all()
+    identity = torch.arange(5).expand(32, 5)
+    expected = (batch.inputs[:, 1:] < batch.inputs[:, :-1]).float().mean(1)
+    torch.testing.assert_close(ha.out_of_order(batch.inputs, identity), expected)
+    with pytest.raises(ValueError, match="index"):
+        ha.out_of_order(batch.inputs, identity[:, :4])
+    with pytest.raises(ValueError, match="loss"):
+        ha.self_critical_objective(loss="inversions")
+
+
+def test_train_pointer_seeds_without_a_target_never_reads_it():
+    task = ha.SortingTask(length=4, num_values=20)
+    tests = {4: task.sample(20, torch.Generator().manual_seed(9))}
+    kwargs = dict(num_steps=2, seeds=[0], hidden=8, batch_size=8, eval_every=2)
+    nets, log = ha.train_pointer_seeds(task, "REINFORCE, no target", tests, **kwargs)
+    assert set(log["label"]) == {"REINFORCE, no target"}
+    # the objective scores outputs by order alone: a batch whose target is garbage trains the same
+    batch = task.sample(8, torch.Generator().manual_seed(1))
+    garbage = ha.SortingBatch(batch.inputs, torch.zeros_like(batch.target))
+    losses = []
+    for b in (batch, garbage):
+        torch.manual_seed(0)
+        net = ha.PointerNet(hidden=8, digits=True)
+        objective = ha.self_critical_objective(torch.Generator().manual_seed(2), loss="order")
+        losses.append(objective(net, b, 0)[0])
+    torch.testing.assert_close(losses[0], losses[1])
