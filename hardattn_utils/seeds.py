@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from ._checks import check_int
 from .config import full
 
 __all__ = ["SEEDS", "SeedStack", "mean_se", "over_seeds", "seeds", "spread"]
@@ -32,9 +33,7 @@ SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 def seeds(quick: int = 5, full_count: int = 20) -> list[int]:
     """``0 .. quick-1`` normally, ``0 .. full_count-1`` in the FULL version (≥ 5)."""
     count = full_count if full() else quick
-    if isinstance(count, bool) or not isinstance(count, int) or count < 5:
-        raise ValueError(f"a claim needs at least 5 seeds, got {count!r}")
-    return list(range(count))
+    return list(range(check_int(count, "full_count" if full() else "quick", minimum=5)))
 
 
 def over_seeds(

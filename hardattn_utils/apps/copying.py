@@ -17,8 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_min_fields
-from ..sampling import gumbel_softmax, one_hot
+from .._checks import check_int, check_min_fields
+from ..categorical import one_hot
+from ..sampling import gumbel_softmax
 from ..seeds import SEEDS, over_seeds
 from ..train import fit
 
@@ -70,8 +71,7 @@ class CopyTask:
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> CopyBatch:
         """Draw a batch; the same generator state gives the same batch."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        check_int(batch_size, "batch_size", minimum=1)
         shape = (batch_size, self.length)
         common = torch.randint(self.vocab_size, shape, generator=generator)
         rare = self.vocab_size + torch.randint(self.num_rare, shape, generator=generator)

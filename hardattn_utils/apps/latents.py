@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_estimator_logits, check_loss, check_real
+from .._checks import check_estimator_logits, check_int, check_loss, check_real
 from ..categorical import one_hot
 from ..estimators import Estimate, LossFn
 from ..sampling import gumbel_argmax, straight_through
@@ -35,9 +35,7 @@ __all__ = [
 
 
 def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
+    return check_int(value, name, minimum=1)
 
 
 def _check_images(x: object, num_pixels: int) -> Tensor:

@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..estimators import sample_one_hot
-from .latents import CategoricalVAE, _check_images, _positive_int
+from .._checks import check_int
+from ..categorical import sample_one_hot
+from .latents import CategoricalVAE, _check_images
 
 __all__ = [
     "exact_negative_elbo",
@@ -50,7 +51,7 @@ def negative_elbo(
 
     Chapter 10.
     """
-    _positive_int("num_samples", num_samples)
+    check_int(num_samples, "num_samples", minimum=1)
     z, _ = sample_one_hot(model.scores(x), num_samples, generator)
     z = z if num_samples > 1 else z.unsqueeze(0)  # (S, B, N, K)
     return model.reconstruction_nll(x, z).mean(0) + model.kl(x)
@@ -77,7 +78,7 @@ def negative_iw_bound(
 
     Chapter 10.
     """
-    _positive_int("num_samples", num_samples)
+    check_int(num_samples, "num_samples", minimum=1)
     x = _check_images(x, model.num_pixels)
     log_q = torch.log_softmax(model.scores(x), dim=-1)  # (B, N, K)
     z, _ = sample_one_hot(log_q, num_samples, generator)
@@ -149,8 +150,7 @@ def latent_traversal(model: CategoricalVAE, x: Tensor, latent: int) -> Tensor:
         x: (D,) one image.
         latent: which latent variable n (0 <= n < N) to sweep.
     """
-    if isinstance(latent, bool) or not isinstance(latent, int) or not 0 <= latent < model.num_latents:
-        raise ValueError(f"latent must be an int in [0, {model.num_latents}), got {latent!r}")
+    check_int(latent, "latent", minimum=0, maximum=model.num_latents - 1)
     index = model.scores(x.reshape(1, -1)).argmax(-1).repeat(model.num_categories, 1)  # (K, N)
     index[:, latent] = torch.arange(model.num_categories)
     return torch.sigmoid(model.decode(F.one_hot(index, model.num_categories).float()))
@@ -164,8 +164,7 @@ def tile_images(images: Tensor, side: int = 8, pad: int = 0) -> Tensor:
     """
     if images.dim() != 3 or images.shape[-1] != side * side:
         raise ValueError(f"images must have shape (rows, cols, {side * side}), got {tuple(images.shape)}")
-    if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
-        raise ValueError(f"pad must be an int >= 0, got {pad!r}")
+    check_int(pad, "pad", minimum=0)
     rows, cols = images.shape[:2]
     grid = F.pad(images.reshape(rows, cols, side, side), (0, pad, 0, pad)).permute(0, 2, 1, 3)
     grid = grid.reshape(rows * (side + pad), cols * (side + pad))
