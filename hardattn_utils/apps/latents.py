@@ -141,6 +141,7 @@ def vae_objective(estimator: str | Callable[..., Estimate], **hyper: Any) -> Obj
         surrogate = model.num_latents * est.surrogate + kl
         return surrogate, {"loss": (recon + kl).item(), "kl": kl.item()}
 
+    objective.parameters = inner.parameters  # a learned baseline's weights reach fit's optimiser
     return objective
 
 

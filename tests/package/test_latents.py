@@ -222,3 +222,11 @@ def test_vae_objective_runs_with_muprop_and_annealed_st():
         surrogate, _ = ha.vae_objective(estimator, **hyper)(model, x, 1)
         surrogate.backward()
         assert torch.isfinite(surrogate) and all(p.grad is not None for p in model.encoder.parameters())
+
+
+def test_vae_objective_hands_a_learned_baselines_weights_to_fit():
+    objective = ha.vae_objective("REINFORCE + learned baseline")
+    weights = objective.parameters()
+    assert weights and all(w.requires_grad for w in weights)
+    model = ha.CategoricalVAE(num_latents=2, num_categories=3, num_pixels=4, hidden=8)
+    assert set(map(id, weights)) <= set(map(id, ha.train.trainable(model, objective)))
