@@ -16,7 +16,8 @@ Core
     (``fit``), ``claims``, ``seeds``, ``numerics`` (the pinned numeric environment).
 Applications (``hardattn_utils/apps/``, also reachable as ``ha.pointer`` etc.)
     ``retrieval`` (the retrieval task of chapters 3–6), ``pointer`` (chapter 8),
-    ``memory`` (chapter 9), ``latents`` (chapter 10), ``glimpses`` (chapter 11),
+    ``memory`` (chapter 9), ``latents`` (chapter 10), ``canvases``, ``glimpses`` and
+    ``glimpse_training`` (chapter 11),
     ``digits`` (the digits data set).
 Presentation (imported on first use)
     ``plotting`` (theme, fixed colour per estimator, plots), ``widgets`` (explorers).
@@ -59,7 +60,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "apps.pointer",
         "apps.memory",
         "apps.latents",
+        "apps.canvases",
         "apps.glimpses",
+        "apps.glimpse_training",
         "apps.digits",
     ),
     "presentation": ("plotting", "widgets"),
