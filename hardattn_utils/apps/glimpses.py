@@ -188,8 +188,8 @@ class SoftGlimpseNet(GlimpseNet):
     """:class:`GlimpseNet` with soft attention over the grid: every step blends all G² patches.
 
     .. math:: w_t = \\mathrm{softmax}(\\ell^{row}_t) \\otimes \\mathrm{softmax}(\\ell^{col}_t),
-       \\quad
-       g_t = \\sum_c w_{t,c}\\, \\rho(x, c),\\quad h_t = \\mathrm{GRU}(\\mathrm{relu}(W g_t + U \\bar c_t), h_{t-1})
+       \\quad g_t = \\sum_c w_{t,c}\\, \\rho(x, c),
+       \\quad h_t = \\mathrm{GRU}(\\mathrm{relu}(W g_t + U \\bar c_t), h_{t-1})
 
     Same parameters and read-outs as the hard network; the location fed to the GRU is
     the expected (row, column) under ``w_t``. Everything is differentiable, so plain
