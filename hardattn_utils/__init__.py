@@ -17,7 +17,8 @@ Core
 Applications (``hardattn_utils/apps/``, also reachable as ``ha.pointer`` etc.)
     ``retrieval`` (the retrieval task of chapters 3–6), ``pointer`` and ``pointer_train``
     (chapter 8), ``memory``, ``copying`` and ``keyed_copy`` (chapter 9), ``latents`` and
-    ``latents_eval`` (chapter 10), ``glimpses`` (chapter 11),
+    ``latents_eval`` (chapter 10), ``canvases``, ``glimpses`` and ``glimpse_training``
+    (chapter 11),
     ``digits`` (the digits data set).
 Presentation (imported on first use)
     ``plotting`` (theme, fixed colour per estimator, plots), ``widgets`` (ipywidgets
@@ -65,7 +66,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "apps.keyed_copy",
         "apps.latents",
         "apps.latents_eval",
+        "apps.canvases",
         "apps.glimpses",
+        "apps.glimpse_training",
         "apps.digits",
     ),
     "presentation": ("plotting", "widgets", "charts"),

@@ -1,11 +1,14 @@
-"""Glimpses: classify a digit on a cluttered canvas by looking at a few places.
+"""Glimpse models: where to look (hard or soft attention over a grid), and whole-image models.
 
 A recurrent glimpse network in the spirit of Mnih et al. (2014) picks one cell
 of a grid of glimpse positions at every step (hard attention over the grid),
-reads a small (optionally multi-resolution) patch there and updates a GRU state; it is
-trained with the classification loss plus REINFORCE with a learned baseline for
-the location choices. A whole-image MLP is the comparison. Chapter 11
-(``11_glimpses``) trains both and counts their compute as the canvas grows.
+reads a small (optionally multi-resolution) patch there and updates a GRU state.
+:class:`SoftGlimpseNet` is the same network with a softmax-weighted blend of
+every cell's patch instead (soft attention, trained by backpropagation);
+:class:`WholeImageNet` (an MLP) and :class:`SmallCNN` read every pixel.
+Chapter 11 (``11_glimpses``) trains them all (``glimpse_training``) and counts
+their compute as the canvas grows (``flops``). The canvases and the glimpse
+read-out live in ``canvases``.
 
 Shapes: B images, H = W canvas side, s glimpse side, G glimpse positions per axis
 (G² in all), T glimpses, C classes.
@@ -13,181 +16,23 @@ Shapes: B images, H = W canvas side, s glimpse side, G glimpse positions per axi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..estimators import sample_one_hot
-from ..seeds import SEEDS, SeedStack
-from ..train import Objective, progress_bar
+from .canvases import _int_at_least, _read, _read_all, grid_size
 
 __all__ = [
-    "Canvases",
     "GlimpseNet",
     "GlimpseTrace",
+    "SmallCNN",
+    "SoftGlimpseNet",
     "WholeImageNet",
-    "cluttered_canvases",
-    "extract_glimpse",
-    "glimpse_accuracy",
-    "glimpse_loss",
-    "glimpse_objective",
-    "grid_size",
     "num_parameters",
-    "seed_accuracy",
-    "train_seeds",
-    "whole_image_loss",
 ]
-
-
-def _int_at_least(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return value
-
-
-def grid_size(canvas_size: int, glimpse_size: int = 8, stride: int = 4) -> int:
-    """G, the number of glimpse positions per axis: tops ``0, stride, ..., canvas_size - glimpse_size``."""
-    _int_at_least("glimpse_size", glimpse_size, 1)
-    _int_at_least("stride", stride, 1)
-    _int_at_least("canvas_size", canvas_size, glimpse_size)
-    if (canvas_size - glimpse_size) % stride:
-        raise ValueError(
-            f"canvas_size - glimpse_size must be a multiple of stride={stride}, "
-            f"got canvas_size={canvas_size}, glimpse_size={glimpse_size}"
-        )
-    return (canvas_size - glimpse_size) // stride + 1
-
-
-@dataclass(frozen=True)
-class Canvases:
-    """Digits pasted on cluttered canvases.
-
-    Attributes:
-        images: (B, H, W) pixel intensities in [0, 1].
-        labels: (B,) digit classes.
-        positions: (B, 2) (row, col) of the digit's top-left pixel.
-        cells: (B,) index ``(row // stride) * G + col // stride`` of the glimpse cell holding the digit.
-    """
-
-    images: Tensor
-    labels: Tensor
-    positions: Tensor
-    cells: Tensor
-
-
-def cluttered_canvases(
-    digits: Tensor,
-    labels: Tensor,
-    num_images: int,
-    *,
-    canvas_size: int = 24,
-    stride: int = 4,
-    num_clutter: int = 4,
-    clutter_size: int = 4,
-    generator: torch.Generator | None = None,
-) -> Canvases:
-    """Paste random digits on canvases strewn with crops of other digits.
-
-    Each canvas gets ``num_clutter`` random ``clutter_size``² crops of random digits
-    at random places, then one digit, written over the clutter, with its top-left
-    corner on the glimpse grid (multiples of ``stride``); the digit's square holds
-    exactly the digit's pixels.
-
-    Args:
-        digits: (n, s, s) source images.
-        labels: (n,) their classes.
-        num_images: B.
-        canvas_size: H = W; ``canvas_size - s`` must be a multiple of ``stride``.
-        stride: spacing of the glimpse grid.
-        num_clutter: clutter crops per canvas.
-        clutter_size: side of a clutter crop (<= s).
-        generator: source of randomness; the same state gives the same canvases.
-
-    Reference: the cluttered digits of Mnih et al. (2014). Chapter 11.
-    """
-    if not isinstance(digits, Tensor) or digits.dim() != 3 or digits.shape[1] != digits.shape[2]:
-        raise ValueError(f"digits must have shape (n, s, s), got {getattr(digits, 'shape', digits)!r}")
-    if not isinstance(labels, Tensor) or labels.shape != digits.shape[:1]:
-        raise ValueError(
-            f"labels must have shape ({digits.shape[0]},), got {getattr(labels, 'shape', labels)!r}"
-        )
-    side = digits.shape[1]
-    g = grid_size(canvas_size, side, stride)
-    _int_at_least("num_images", num_images, 1)
-    _int_at_least("num_clutter", num_clutter, 0)
-    if not 1 <= _int_at_least("clutter_size", clutter_size, 1) <= side:
-        raise ValueError(f"clutter_size must be <= the digit side {side}, got {clutter_size}")
-    images = torch.zeros(num_images, canvas_size, canvas_size)
-    pick = torch.randint(len(digits), (num_images, num_clutter + 1), generator=generator)
-    crop = torch.randint(side - clutter_size + 1, (num_images, num_clutter, 2), generator=generator)
-    place = torch.randint(canvas_size - clutter_size + 1, (num_images, num_clutter, 2), generator=generator)
-    cell = torch.randint(g * g, (num_images,), generator=generator)
-    positions = torch.stack([cell // g, cell % g], dim=1) * stride
-    for b in range(num_images):
-        for j in range(num_clutter):
-            (cr, cc), (pr, pc) = crop[b, j].tolist(), place[b, j].tolist()
-            piece = digits[pick[b, j + 1], cr : cr + clutter_size, cc : cc + clutter_size]
-            window = images[b, pr : pr + clutter_size, pc : pc + clutter_size]
-            torch.maximum(window, piece, out=window)
-        r, c = positions[b].tolist()
-        images[b, r : r + side, c : c + side] = digits[pick[b, 0]]
-    return Canvases(images, labels[pick[:, 0]], positions, cell)
-
-
-def _window(images: Tensor, top: Tensor, left: Tensor, size: int) -> Tensor:
-    offsets = torch.arange(size, device=images.device)
-    rows = (top[:, None] + offsets)[:, :, None]  # (B, size, 1)
-    cols = (left[:, None] + offsets)[:, None, :]  # (B, 1, size)
-    return images[torch.arange(len(images), device=images.device)[:, None, None], rows, cols]
-
-
-def extract_glimpse(
-    images: Tensor, cell: Tensor, *, glimpse_size: int = 8, stride: int = 4, num_scales: int = 1
-) -> Tensor:
-    """Read the multi-resolution glimpse at grid cell ``cell`` of every canvas.
-
-    Scale 0 is exactly ``images[b, r:r+s, c:c+s]`` with ``(r, c) = divmod(cell, G) * stride``;
-    scale j covers the ``s·2^j`` square with the same centre (zeros outside the
-    canvas), average-pooled down to ``s × s``. Cost per image: O(s² · 4^J), not O(H·W).
-
-    Args:
-        images: (B, H, W) canvases.
-        cell: (B,) long glimpse-cell indices in ``[0, G²)``.
-        glimpse_size: s.
-        stride: spacing of the grid.
-        num_scales: J >= 1.
-
-    Returns:
-        (B, J, s, s) glimpses.
-
-    Reference: the retina of Mnih et al. (2014). Chapter 11.
-    """
-    if not isinstance(images, Tensor) or images.dim() != 3:
-        raise ValueError(f"images must have shape (B, H, W), got {getattr(images, 'shape', images)!r}")
-    g = grid_size(images.shape[-1], glimpse_size, stride)
-    _int_at_least("num_scales", num_scales, 1)
-    if not isinstance(cell, Tensor) or cell.shape != images.shape[:1] or cell.dtype != torch.long:
-        raise ValueError(f"cell must be a long tensor of shape ({len(images)},), got {cell!r}")
-    if ((cell < 0) | (cell >= g * g)).any():
-        raise ValueError(f"cell must lie in [0, {g * g}) for a {g}×{g} grid")
-    return _read(images, cell, g, glimpse_size, stride, num_scales)
-
-
-def _read(images: Tensor, cell: Tensor, g: int, glimpse_size: int, stride: int, num_scales: int) -> Tensor:
-    """:func:`extract_glimpse` without the checks (no data-dependent branch, so ``vmap`` can run it)."""
-    pad = glimpse_size * (2 ** (num_scales - 1) - 1) // 2
-    padded = F.pad(images, (pad, pad, pad, pad)) if pad else images
-    top, left = (cell // g) * stride + pad, (cell % g) * stride + pad
-    scales = []
-    for j in range(num_scales):
-        shift = glimpse_size * (2**j - 1) // 2
-        patch = _window(padded, top - shift, left - shift, glimpse_size * 2**j)
-        scales.append(F.avg_pool2d(patch.unsqueeze(1), 2**j).squeeze(1) if j else patch)
-    return torch.stack(scales, dim=1)
 
 
 def _gru(cell: nn.GRUCell, x: Tensor, h: Tensor) -> Tensor:
@@ -286,11 +131,7 @@ class GlimpseNet(nn.Module):
         """
         if policy not in ("sample", "greedy", "uniform"):
             raise ValueError(f"policy must be 'sample', 'greedy' or 'uniform', got {policy!r}")
-        if images.dim() != 3 or images.shape[-1] != self.canvas_size:
-            raise ValueError(
-                f"images must have shape (B, {self.canvas_size}, {self.canvas_size}), "
-                f"got {tuple(images.shape)}"
-            )
+        self._check_images(images)
         state = images.new_zeros(len(images), self.hidden)
         out: dict[str, list[Tensor]] = {"class_logits": [], "cells": [], "log_probs": [], "baselines": []}
         for _ in range(self.num_glimpses):
@@ -301,6 +142,13 @@ class GlimpseNet(nn.Module):
             out["cells"].append(cell)
             out["log_probs"].append(log_p)
         return GlimpseTrace(**{k: torch.stack(v) for k, v in out.items()})
+
+    def _check_images(self, images: Tensor) -> None:
+        if images.dim() != 3 or images.shape[-1] != self.canvas_size:
+            raise ValueError(
+                f"images must have shape (B, {self.canvas_size}, {self.canvas_size}), "
+                f"got {tuple(images.shape)}"
+            )
 
     def flops(self) -> int:
         """Multiply-adds ×2 per image, counted from the layer sizes (reads and pooling: one op per pixel)."""
@@ -336,150 +184,94 @@ class WholeImageNet(nn.Module):
         return 2 * self.hidden * (self.canvas_size**2 + self.net[-1].out_features)
 
 
-def glimpse_loss(
-    model: GlimpseNet,
-    images: Tensor,
-    labels: Tensor,
-    *,
-    policy: str = "sample",
-    generator: torch.Generator | None = None,
-) -> tuple[Tensor, Tensor]:
-    """The training loss of a :class:`GlimpseNet` on (B, H, W) ``images``, and its (T, B, C) logits.
+class SoftGlimpseNet(GlimpseNet):
+    """:class:`GlimpseNet` with soft attention over the grid: every step blends all G² patches.
 
-    .. math:: \\mathcal L = \\frac1T\\sum_t \\mathrm{CE}_t
-       + \\sum_t \\big(\\mathrm{sg}(R_t) - \\mathrm{sg}(b_t)\\big)\\log \\pi(c_t)
-       + \\sum_t (b_t - \\mathrm{sg}(R_t))^2,\\quad R_t = \\frac{1}{T-t+1}\\sum_{u \\ge t} \\mathrm{CE}_u
+    .. math:: w_t = \\mathrm{softmax}(\\ell^{row}_t) \\otimes \\mathrm{softmax}(\\ell^{col}_t),
+       \\quad g_t = \\sum_c w_{t,c}\\, \\rho(x, c),
+       \\quad h_t = \\mathrm{GRU}(\\mathrm{relu}(W g_t + U \\bar c_t), h_{t-1})
 
-    The location policy gets REINFORCE (chapter 3): the loss of choice ``c_t`` is
-    the mean classification loss from glimpse t on (choices cannot affect earlier
-    losses), and the learned baseline ``b_t`` sees only the state before the choice
-    it scores, so the estimate stays unbiased (chapter 4). With ``policy="uniform"``
-    the locations are random and only the classifier is trained (the fair control:
-    a classifier trained *with* random glimpses). No ``.item()`` or data-dependent
-    branch, so :class:`hardattn_utils.SeedStack` can ``vmap`` it (``generator=None``).
+    Same parameters and read-outs as the hard network; the location fed to the GRU is
+    the expected (row, column) under ``w_t``. Everything is differentiable, so plain
+    backpropagation trains it, but every step reads every cell: the cost per image
+    grows with the canvas area (:meth:`flops`). The trace's ``cells`` is the cell of
+    largest weight and ``log_probs`` its log-weight; ``baselines`` are zeros (unused).
 
-    Reference: Mnih et al. (2014); Williams (1992). Chapter 11.
+    Reference: soft attention as in Bahdanau et al. (2015), on the grid of Mnih et al. (2014). Chapter 11.
     """
-    if policy not in ("sample", "uniform"):
-        raise ValueError(f"policy must be 'sample' or 'uniform' for training, got {policy!r}")
-    trace = model(images, policy=policy, generator=generator)
-    logits = trace.class_logits
-    ce = F.cross_entropy(logits.flatten(0, 1), labels.repeat(len(logits)), reduction="none")
-    ce = ce.view(logits.shape[:2])  # (T, B)
-    if policy == "uniform":
-        return ce.mean(), logits
-    steps = torch.arange(len(ce), 0, -1, device=ce.device).unsqueeze(-1)
-    to_go = ce.detach().flip(0).cumsum(0).flip(0) / steps  # (T, B) mean CE from step t on
-    reinforce = ((to_go - trace.baselines.detach()) * trace.log_probs).sum(0).mean()
-    baseline = (trace.baselines - to_go).pow(2).sum(0).mean()
-    return ce.mean() + reinforce + baseline, logits
+
+    def forward(
+        self, images: Tensor, *, policy: str = "soft", generator: torch.Generator | None = None
+    ) -> GlimpseTrace:
+        """Take ``num_glimpses`` soft glimpses of ``images`` (B, H, W); ``policy`` must be ``"soft"``."""
+        if policy != "soft":
+            raise ValueError(f"policy must be 'soft' for a SoftGlimpseNet, got {policy!r}")
+        self._check_images(images)
+        g = self.grid
+        patches = _read_all(images, self.glimpse_size, self.stride, self.num_scales)  # (B, G², J·s²)
+        coords = torch.stack(torch.meshgrid(torch.arange(g), torch.arange(g), indexing="ij"), -1)
+        coords = coords.flatten(0, 1).to(images) / max(g - 1, 1)  # (G², 2)
+        state = images.new_zeros(len(images), self.hidden)
+        out: dict[str, list[Tensor]] = {"class_logits": [], "cells": [], "log_probs": []}
+        for _ in range(self.num_glimpses):
+            probs = torch.softmax(self.locate(state).view(len(state), 2, g), -1)  # (B, 2, G)
+            weights = (probs[:, 0, :, None] * probs[:, 1, None, :]).flatten(1)  # (B, G²)
+            blend = torch.einsum("bc,bcp->bp", weights, patches)  # (B, J·s²)
+            glimpse = F.relu(self.what(blend) + self.where(weights @ coords))
+            state = _gru(self.core, glimpse, state)
+            out["class_logits"].append(self.classify(state))
+            out["log_probs"].append(weights.max(-1).values.log())
+            out["cells"].append(weights.argmax(-1))
+        trace = {k: torch.stack(v) for k, v in out.items()}
+        return GlimpseTrace(**trace, baselines=torch.zeros_like(trace["log_probs"]))
+
+    def flops(self) -> int:
+        """Multiply-adds ×2 per image: reading all G² patches once, then per glimpse a blend of them."""
+        s, h, j, g2 = self.glimpse_size, self.hidden, self.num_scales, self.grid**2
+        read_all = g2 * sum((s * 2**k) ** 2 for k in range(j))
+        heads = 2 * self.grid + self.classify.out_features  # location, classes
+        per_glimpse = (
+            2 * g2 * (j * s * s + 3) + 2 * (j * s * s * h + 2 * h) + 2 * 3 * 2 * h * h + 2 * h * heads
+        )
+        return read_all + self.num_glimpses * per_glimpse
 
 
-def glimpse_objective(generator: torch.Generator | None = None) -> Objective:
-    """Objective for :func:`hardattn_utils.fit` training a :class:`GlimpseNet` on :class:`Canvases`.
+class SmallCNN(nn.Module):
+    """A small convolutional network on the whole canvas: shared weights at every placement.
 
-    The loss is :func:`glimpse_loss` (REINFORCE for the locations, backpropagation for
-    the rest); the metrics are the last glimpse's loss and accuracy.
+    .. math:: \\hat y = \\mathrm{softmax}\\big(W \\max_{i,j}
+       \\mathrm{relu}(k_2 * \\mathrm{pool}(\\mathrm{relu}(k_1 * x)))_{:,i,j}\\big)
+
+    Two 3×3 convolutions (the first followed by 2×2 max-pooling), a global max over
+    positions and a linear read-out; the parameter count does not depend on the
+    canvas, the compute grows with its area (:meth:`flops`).
+
     Chapter 11.
     """
 
-    def objective(model: GlimpseNet, batch: Canvases, step: int) -> tuple[Tensor, dict[str, float]]:
-        loss, logits = glimpse_loss(model, batch.images, batch.labels, generator=generator)
-        accuracy = (logits[-1].argmax(-1) == batch.labels).float().mean()
-        last = F.cross_entropy(logits[-1], batch.labels)
-        return loss, {"loss": last.item(), "accuracy": accuracy.item()}
-
-    return objective
-
-
-@torch.no_grad()
-def glimpse_accuracy(
-    model: GlimpseNet, canvases: Canvases, *, policy: str = "greedy", generator: torch.Generator | None = None
-) -> dict[str, float]:
-    """Accuracy after 1..T glimpses, and how often some glimpse landed exactly on the digit's cell.
-
-    Args:
-        model: the glimpse network.
-        canvases: test canvases.
-        policy: ``"greedy"``, ``"sample"`` or ``"uniform"`` (see :meth:`GlimpseNet.forward`).
-        generator: randomness for ``"sample"``/``"uniform"``.
-    """
-    trace = model(canvases.images, policy=policy, generator=generator)
-    correct = trace.class_logits.argmax(-1) == canvases.labels  # (T, B)
-    found = (trace.cells == canvases.cells).any(0).float().mean().item()
-    return {
-        **{f"accuracy@{t + 1}": c.float().mean().item() for t, c in enumerate(correct)},
-        "found digit": found,
-    }
-
-
-def whole_image_loss(model: nn.Module, images: Tensor, labels: Tensor) -> Tensor:
-    """Cross-entropy of a whole-image model on (B, H, W) ``images``; for :func:`train_seeds`. Chapter 11."""
-    return F.cross_entropy(model(images), labels)
-
-
-def train_seeds(
-    make: Callable[[], nn.Module],
-    loss: Callable[[nn.Module, Tensor, Tensor], Tensor],
-    canvases: Canvases,
-    num_steps: int,
-    *,
-    seeds: Iterable[int] = SEEDS,
-    batch_size: int = 64,
-    lr: float = 1e-2,
-    label: str = "",
-) -> SeedStack:
-    """Train one copy of ``make()`` per seed, all copies at once (:class:`SeedStack`, ``vmap``).
-
-    Copy ``s`` starts from ``torch.manual_seed(s); make()``; every copy sees the same
-    batches (step t draws ``batch_size`` canvases with seed t) and its own sampling
-    noise; Adam on the *sum* of the copies' losses trains each as it would alone.
-
-    Args:
-        make: builds one model (e.g. ``lambda: GlimpseNet(16, num_scales=1)``).
-        loss: ``(model, images (B, H, W), labels (B,)) -> scalar``, vmap-safe
-            (e.g. ``lambda m, x, y: glimpse_loss(m, x, y)[0]`` or :func:`whole_image_loss`).
-        canvases: the training canvases.
-        num_steps: Adam steps.
-        seeds: one copy per seed.
-        batch_size: canvases per step.
-        lr: Adam's learning rate.
-        label: the progress bar's text.
-
-    Returns:
-        The trained stack; ``stack.copy_of(i)`` is seed ``stack.seeds[i]``'s model. Chapter 11.
-    """
-    _int_at_least("num_steps", num_steps, 1)
-    stack = SeedStack(make, seeds)
-    optimizer = torch.optim.Adam(stack.parameters(), lr=lr)
-    for step in progress_bar(range(num_steps), label):
-        index = torch.randint(
-            len(canvases.labels), (batch_size,), generator=torch.Generator().manual_seed(step)
+    def __init__(
+        self, canvas_size: int = 16, *, channels: tuple[int, int] = (8, 16), num_classes: int = 10
+    ) -> None:
+        super().__init__()
+        self.canvas_size = _int_at_least("canvas_size", canvas_size, 2)
+        self.channels = (
+            _int_at_least("channels[0]", channels[0], 1),
+            _int_at_least("channels[1]", channels[1], 1),
         )
-        losses = stack.apply(loss, canvases.images[index], canvases.labels[index])  # (S,)
-        optimizer.zero_grad()
-        losses.sum().backward()
-        optimizer.step()
-    return stack
+        self.conv1 = nn.Conv2d(1, channels[0], 3, padding=1)
+        self.conv2 = nn.Conv2d(channels[0], channels[1], 3, padding=1)
+        self.classify = nn.Linear(channels[1], num_classes)
 
+    def forward(self, images: Tensor) -> Tensor:
+        """(B, H, W) -> (B, C) class logits."""
+        x = F.max_pool2d(F.relu(self.conv1(images.unsqueeze(1))), 2)  # (B, c1, H/2, W/2)
+        x = F.relu(self.conv2(x)).amax((-2, -1))  # (B, c2)
+        return self.classify(x)
 
-@torch.no_grad()
-def seed_accuracy(
-    stack: SeedStack, canvases: Canvases, *, policy: str = "greedy", seed: int = 0
-) -> pd.DataFrame:
-    """Test accuracy of every copy in ``stack``: one row per seed (tidy, with a ``seed`` column).
-
-    Glimpse networks get :func:`glimpse_accuracy` (``accuracy@t`` for every t and
-    ``found digit``) under ``policy``, with ``torch.Generator().manual_seed(seed)`` for
-    its randomness; other models get ``accuracy`` of their logits. Chapter 11.
-    """
-    rows = []
-    for i, s in enumerate(stack.seeds):
-        model = stack.copy_of(i).eval()
-        if isinstance(model, GlimpseNet):
-            gen = torch.Generator().manual_seed(seed)
-            row = glimpse_accuracy(model, canvases, policy=policy, generator=gen)
-        else:
-            row = {"accuracy": (model(canvases.images).argmax(-1) == canvases.labels).float().mean().item()}
-        rows.append({"seed": s, **row})
-    return pd.DataFrame(rows)
+    def flops(self) -> int:
+        """Multiply-adds ×2 per image: O(H·W·c1·c2) (pooling and ReLU: one op per value)."""
+        (c1, c2), n = self.channels, self.canvas_size
+        half = n // 2
+        conv = n * n * 9 * c1 + half * half * 9 * c1 * c2
+        cheap = n * n * c1 * 2 + half * half * c2 * 2  # ReLU, pooling
+        return 2 * (conv + c2 * self.classify.out_features) + cheap

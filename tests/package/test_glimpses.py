@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import hardattn_utils as ha
-from hardattn_utils.apps.glimpses import Canvases, extract_glimpse, grid_size
+from hardattn_utils.apps.canvases import Canvases, all_glimpses, extract_glimpse, grid_size
 
 
 def _digits(n: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
@@ -121,7 +121,7 @@ def test_train_seeds_trains_each_copy_as_it_would_train_alone():
     canvases = ha.cluttered_canvases(
         digits, labels, 64, canvas_size=16, generator=torch.Generator().manual_seed(0)
     )
-    g = ha.glimpses
+    g = ha.glimpse_training
     make = lambda: ha.WholeImageNet(16, hidden=8)  # noqa: E731
     stack = g.train_seeds(make, g.whole_image_loss, canvases, 5, seeds=[3, 4], batch_size=16)
     torch.manual_seed(4)
@@ -143,7 +143,7 @@ def test_train_seeds_runs_the_glimpse_policies_under_vmap():
     canvases = ha.cluttered_canvases(
         digits, labels, 32, canvas_size=16, generator=torch.Generator().manual_seed(0)
     )
-    g = ha.glimpses
+    g = ha.glimpse_training
     make = lambda: ha.GlimpseNet(16, num_scales=1, num_glimpses=2, hidden=8)  # noqa: E731
     for policy in ("sample", "uniform"):
         loss = lambda m, x, y, p=policy: g.glimpse_loss(m, x, y, policy=p)[0]  # noqa: E731
@@ -159,6 +159,60 @@ def test_train_seeds_runs_the_glimpse_policies_under_vmap():
 def test_glimpse_loss_rejects_greedy_training():
     model = ha.GlimpseNet(16)
     with pytest.raises(ValueError, match="policy"):
-        ha.glimpses.glimpse_loss(
+        ha.glimpse_training.glimpse_loss(
             model, torch.zeros(2, 16, 16), torch.zeros(2, dtype=torch.long), policy="greedy"
         )
+
+
+@pytest.mark.parametrize("num_scales", [1, 2, 3])
+def test_all_glimpses_reads_every_cell_as_extract_glimpse_does(num_scales):
+    images = torch.rand(3, 24, 24, generator=torch.Generator().manual_seed(7))
+    patches = all_glimpses(images, num_scales=num_scales)
+    g = grid_size(24)
+    assert patches.shape == (3, g * g, num_scales * 64)
+    for c in range(g * g):
+        one = extract_glimpse(images, torch.full((3,), c), num_scales=num_scales).flatten(1)
+        torch.testing.assert_close(patches[:, c], one)
+    with pytest.raises(ValueError, match="images"):
+        all_glimpses(torch.zeros(24, 24))
+
+
+def test_soft_glimpse_net_blends_cells_and_learns_where_by_backprop():
+    images = torch.rand(4, 16, 16, generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor([0, 1, 2, 3])
+    torch.manual_seed(0)
+    model = ha.SoftGlimpseNet(16, num_scales=1, num_glimpses=2, hidden=8)
+    trace = model(images)
+    assert trace.class_logits.shape == (2, 4, 10) and trace.cells.shape == (2, 4)
+    assert (trace.log_probs <= 0).all() and (trace.log_probs >= -torch.log(torch.tensor(9.0))).all()
+    loss, _ = ha.glimpse_loss(model, images, labels, policy="soft")
+    loss.backward()
+    assert model.locate.weight.grad.abs().sum() > 0  # the location head gets a gradient
+    with torch.no_grad():  # a one-hot location logit makes the blend the cell's own patch
+        model.locate.weight.zero_()
+        model.locate.bias.copy_(torch.tensor([0.0, 0.0, 1e4, 0.0, 1e4, 0.0]))
+        blended = model(images).cells
+    assert (blended == 2 * 3 + 1).all()  # row 2, column 1 of the 3×3 grid
+    with pytest.raises(ValueError, match="policy"):
+        model(images, policy="sample")
+
+
+def test_compute_counts_grow_with_the_canvas_only_for_models_that_read_it_all():
+    hard = [ha.GlimpseNet(n, num_scales=1).flops() for n in (16, 64)]
+    soft = [ha.SoftGlimpseNet(n, num_scales=1).flops() for n in (16, 64)]
+    cnn = [ha.SmallCNN(n).flops() for n in (16, 64)]
+    assert hard[1] < 1.1 * hard[0]
+    assert cnn[1] > 15 * cnn[0]  # area ×16
+    assert (soft[1] - hard[1]) > 20 * (soft[0] - hard[0])  # the blend grows with G²: 9 -> 225 cells
+    assert soft[0] > hard[0]  # the blend reads all 9 cells
+    assert ha.num_parameters(ha.SmallCNN(16)) == ha.num_parameters(ha.SmallCNN(64))
+    assert ha.num_parameters(ha.SoftGlimpseNet(16)) == ha.num_parameters(ha.GlimpseNet(16))
+    assert ha.SmallCNN(24)(torch.zeros(2, 24, 24)).shape == (2, 10)
+    # conv1 3×3×8 on 16², conv2 3×3×8×16 on 8², read-out 16×10: multiply-adds ×2
+    assert ha.SmallCNN(16).flops() == 2 * (256 * 72 + 64 * 1152 + 160) + 256 * 16 + 64 * 32
+
+
+def test_seconds_per_image_is_a_positive_time():
+    assert 0 < ha.seconds_per_image(ha.WholeImageNet(16), batch_size=8, repeats=2) < 1
+    with pytest.raises(ValueError, match="repeats"):
+        ha.seconds_per_image(ha.WholeImageNet(16), repeats=0)
