@@ -17,13 +17,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._checks import check_int
+
 __all__ = ["Canvases", "all_glimpses", "cluttered_canvases", "extract_glimpse", "grid_size"]
 
 
 def _int_at_least(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return value
+    return check_int(value, name, minimum=low)
 
 
 def grid_size(canvas_size: int, glimpse_size: int = 8, stride: int = 4) -> int:
