@@ -11,7 +11,8 @@ Core
     ``estimators`` (``Estimate``, REINFORCE with any baseline, relaxed and
     straight-through estimators), ``baselines`` (leave-one-out, batch mean, moving
     average, self-critical, learned), ``control`` (optimal per-coordinate baseline,
-    the MuProp control variate), ``registry`` (``ESTIMATORS``, ``resolve``),
+    the MuProp control variate), ``advanced`` (REBAR, RELAX, Gumbel-Rao, ReinMax;
+    chapter 7), ``registry`` (``ESTIMATORS``, ``resolve``),
     ``exact`` (enumeration, estimator statistics), ``schedules``, ``train``
     (``fit``), ``claims``, ``seeds``, ``numerics`` (the pinned numeric environment).
 Applications (``hardattn_utils/apps/``, also reachable as ``ha.pointer`` etc.)
@@ -46,6 +47,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "estimators",
         "baselines",
         "control",
+        "advanced",
         "registry",
         "exact",
         "comparisons",

@@ -44,6 +44,10 @@ ESTIMATOR_COLORS: dict[str, str] = {
     "Gumbel-Softmax": _CB[1],
     "ST Gumbel-Softmax": "#332288",  # indigo: apart from Gumbel-Softmax's orange
     "ST softmax": _CB[4],
+    "REBAR": "#117733",  # green, darker than RLOO's
+    "RELAX": "#44AA99",  # teal
+    "Gumbel-Rao": "#CC6677",  # rose, apart from the Gumbel-Softmax pair
+    "ReinMax": "#999933",  # olive
 }
 _EXTRA = sns.color_palette("dark", 10).as_hex()
 

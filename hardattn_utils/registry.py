@@ -7,7 +7,8 @@ so no measurement depends on what ran before it. :func:`resolve` turns a label o
 a callable into ``(label, estimator)`` for :func:`hardattn_utils.gradient_stats`,
 :func:`hardattn_utils.gradient_samples` and :func:`hardattn_utils.estimator_objective`.
 
-Later estimators (REBAR, RELAX, Gumbel-Rao, ReinMax) register here with one line each.
+REBAR, RELAX (a learned control: stateful), Gumbel-Rao and ReinMax come from
+:mod:`hardattn_utils.advanced` (chapter 7).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from functools import partial
 import torch
 
 from ._checks import check_callable
+from .advanced import LearnedRelax, gumbel_rao, rebar, reinmax
 from .baselines import LearnedBaseline, MovingAverageBaseline, rloo, self_critical
 from .control import control_variate, optimal_baseline_reinforce
 from .estimators import (
@@ -74,6 +76,13 @@ def _learned_baseline() -> LearnedBaseline:
         return LearnedBaseline()
 
 
+def _learned_relax() -> LearnedRelax:
+    """A fresh :class:`LearnedRelax` (REBAR with ``eta = 1`` until trained), seeded privately."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return LearnedRelax()
+
+
 #: label -> estimator; a stateful entry is a fresh instance on every lookup.
 ESTIMATORS = Registry(
     {
@@ -87,6 +96,10 @@ ESTIMATORS = Registry(
         "REINFORCE + learned baseline": _learned_baseline,
         "REINFORCE + optimal baseline": _same(optimal_baseline_reinforce),
         "control variate": _same(partial(control_variate, num_samples=2, leave_one_out=True)),
+        "REBAR": _same(rebar),
+        "RELAX": _learned_relax,
+        "Gumbel-Rao": _same(gumbel_rao),
+        "ReinMax": _same(reinmax),
     }
 )
 
