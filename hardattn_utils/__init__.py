@@ -51,6 +51,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "registry",
         "exact",
         "comparisons",
+        "leaderboard",
         "schedules",
         "train",
         "claims",
