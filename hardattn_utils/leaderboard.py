@@ -248,11 +248,13 @@ def summarise(frame: pd.DataFrame, columns: Sequence[str], digits: int = 3) -> p
 
     Returns:
         Index ``estimator`` in the board's order; NaNs (a run that never reached the
-        level) are shown as the count of seeds that did. Chapter 14.
+        level) are shown as the count of seeds that did; a value equal at every seed as itself. Chapter 14.
     """
 
     def cell(values: pd.Series) -> str:
         done = values.dropna()
+        if len(done) == len(values) and done.nunique() == 1:
+            return f"{done.iloc[0]:g}"  # the same at every seed (a count)
         if len(done) < len(values):
             return f"{len(done)}/{len(values)} seeds" + (
                 f": {mean_se(done, digits)}" if len(done) > 1 else ""
