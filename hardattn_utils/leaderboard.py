@@ -20,7 +20,8 @@ input, for the gradient board.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 import torch
@@ -159,9 +160,11 @@ def gradient_board(
 
 
 def retrieval_board(
-    task,  # noqa: ANN001 (a RetrievalTask; the apps layer is not imported by the core)
-    test_batch,  # noqa: ANN001
+    task: Any,
+    test_batch: Any,
     *,
+    train_seeds: Callable[..., tuple[Any, pd.DataFrame]],
+    train_one: Callable[..., tuple[Any, pd.DataFrame]],
     num_steps: int,
     level: float = 0.9,
     seeds: Sequence[int] = SEEDS,
@@ -176,8 +179,15 @@ def retrieval_board(
     (:func:`~hardattn_utils.apps.retrieval.train_retrieval`, batches from 100 + seed)
     so that no state is shared between seeds and a learned part trains with the model.
 
+    The core does not import the applications, so the two training functions come
+    as arguments: ``train_seeds=ha.train_retrieval_seeds, train_one=ha.train_retrieval``.
+    Loss evaluations are counted on :func:`per_input_problem` (the count of these
+    estimators does not depend on the loss).
+
     Args:
         task: a ``RetrievalTask``. test_batch: its held-out batch.
+        train_seeds: trains the seed copies together (stateless estimators).
+        train_one: trains one seed (stateful estimators).
         num_steps: updates per run. level: the accuracy threshold.
         seeds: the seeds. eval_every: evaluation interval (steps to ``level`` are
             multiples of it). estimators: labels (default: all of ``ESTIMATORS``).
@@ -188,25 +198,23 @@ def retrieval_board(
         ``evaluations to level`` (steps × evaluations) and ``seconds`` (wall time
         per seed). Chapter 14.
     """
-    from .apps.retrieval import train_retrieval, train_retrieval_seeds
-
     num_steps = check_int(num_steps, "num_steps", minimum=1)
     level = check_real(level, "level")
     frames = []
     for label in _labels(estimators):
         start = time.perf_counter()
         if is_stateful(label):
-            runs = [train_retrieval(task, label, test_batch, num_steps=num_steps, seed=s,
+            runs = [train_one(task, label, test_batch, num_steps=num_steps, seed=s,
                                     eval_every=eval_every, label=label)[1] for s in seeds]  # fmt: skip
             log = pd.concat(runs, ignore_index=True)
         else:
-            log = train_retrieval_seeds(task, label, test_batch, num_steps=num_steps, seeds=seeds,
+            log = train_seeds(task, label, test_batch, num_steps=num_steps, seeds=seeds,
                                         eval_every=eval_every, label=label)[1]  # fmt: skip
         seconds = (time.perf_counter() - start) / len(seeds)
         frames.append(_runs(log, label, level, seconds))
     board = pd.concat(frames, ignore_index=True)
-    probe = task.sample(8, generator=torch.Generator().manual_seed(0))
-    costs = {label: _retrieval_evaluations(label, probe) for label in board["estimator"].unique()}
+    probe = per_input_problem(8, 8, generator=torch.Generator().manual_seed(0))
+    costs = {label: loss_evaluations(label, *probe) for label in board["estimator"].unique()}
     board.insert(2, "evaluations", board["estimator"].map(costs))
     board["evaluations to level"] = board["steps to level"] * board["evaluations"]
     return board
@@ -225,18 +233,6 @@ def _runs(log: pd.DataFrame, label: str, level: float, seconds: float) -> pd.Dat
              "seconds": seconds}
         )  # fmt: skip
     return pd.DataFrame(rows)
-
-
-def _retrieval_evaluations(label: str, batch) -> float:  # noqa: ANN001
-    from .apps.retrieval import RetrievalNet
-
-    torch.manual_seed(0)
-    net = RetrievalNet(batch.keys.shape[-1], batch.values.shape[-1])
-    with torch.no_grad():
-        logits = net.scores(batch)
-    return loss_evaluations(
-        label, logits, net.selection_loss(batch), generator=torch.Generator().manual_seed(0)
-    )
 
 
 def summarise(frame: pd.DataFrame, columns: Sequence[str], digits: int = 3) -> pd.DataFrame:

@@ -6,6 +6,7 @@ import torch
 import hardattn_utils as ha
 from hardattn_utils import leaderboard
 
+TRAIN = {"train_seeds": ha.train_retrieval_seeds, "train_one": ha.train_retrieval}
 LOGITS = torch.tensor([1.0, 0.0, -1.0])
 
 
@@ -51,13 +52,22 @@ def test_retrieval_board_and_summary():
     task = ha.RetrievalTask()
     test = task.sample(100, generator=torch.Generator().manual_seed(7))
     board = leaderboard.retrieval_board(
-        task, test, num_steps=20, level=0.0, seeds=[0, 1], estimators=["RLOO"]
+        task, test, **TRAIN, num_steps=20, level=0.0, seeds=[0, 1], estimators=["RLOO"]
     )
     assert board["evaluations"].tolist() == [4.0, 4.0]
     assert board["steps to level"].tolist() == [0.0, 0.0]  # level 0 is reached at once
     never = leaderboard.retrieval_board(
-        task, test, num_steps=10, level=1.1, seeds=[0, 1], estimators=["RLOO"]
+        task, test, **TRAIN, num_steps=10, level=1.1, seeds=[0, 1], estimators=["RLOO"]
     )
     table = leaderboard.summarise(never, ["steps to level", "final accuracy"])
     assert table.loc["RLOO", "steps to level"] == "0/2 seeds"
     assert "±" in table.loc["RLOO", "final accuracy"]
+
+
+def test_retrieval_board_trains_a_stateful_estimator_per_seed():
+    task = ha.RetrievalTask()
+    test = task.sample(50, generator=torch.Generator().manual_seed(7))
+    board = leaderboard.retrieval_board(
+        task, test, **TRAIN, num_steps=4, seeds=[0, 1], estimators=["REINFORCE + learned baseline"]
+    )
+    assert board["seed"].tolist() == [0, 1] and board["evaluations"].tolist() == [1.0, 1.0]
