@@ -144,12 +144,15 @@ def _relax_core(
         score = b - torch.softmax(leaf.detach(), -1)  # (B, m), ∇ log p(b)
         g_hat = (loss.detach() - c_cond)[..., None] * score + grad_c  # (B, m)
     surrogate = loss.mean() + _zero_valued((g_hat.detach() * masked_to_zero(logits)).sum(-1).mean())
-    if params:
-        grads = torch.autograd.grad(g_hat.pow(2).sum(-1).mean(), params, allow_unused=True)
-        surrogate = surrogate + sum(
-            _zero_valued((p * g).sum()) for p, g in zip(params, grads, strict=True) if g is not None
-        )
-    return Estimate(surrogate, loss.detach(), b)
+    return Estimate(surrogate + _variance_term(g_hat, params), loss.detach(), b)
+
+
+def _variance_term(g_hat: Tensor, params: list) -> Tensor | float:
+    """Zero-valued; its gradient is ``∇_φ mean_B |ĝ|²`` for ``params`` only (RELAX's training)."""
+    if not params:
+        return 0.0
+    grads = torch.autograd.grad(g_hat.pow(2).sum(-1).mean(), params, allow_unused=True)
+    return sum(_zero_valued((p * g).sum()) for p, g in zip(params, grads, strict=True) if g is not None)
 
 
 def _zero_valued(x: Tensor) -> Tensor:
