@@ -13,7 +13,8 @@ Core
     average, self-critical, learned), ``control`` (optimal per-coordinate baseline,
     the MuProp control variate), ``advanced`` (REBAR, RELAX, Gumbel-Rao, ReinMax;
     chapter 7), ``registry`` (``ESTIMATORS``, ``resolve``),
-    ``exact`` (enumeration, estimator statistics), ``schedules``, ``train``
+    ``exact`` (enumeration, estimator statistics), ``leaderboard`` (every
+    estimator at equal loss evaluations, chapter 14), ``schedules``, ``train``
     (``fit``), ``claims``, ``seeds``, ``numerics`` (the pinned numeric environment).
 Applications (``hardattn_utils/apps/``, also reachable as ``ha.pointer`` etc.)
     ``retrieval`` (the retrieval task of chapters 3–6), ``pointer`` and ``pointer_train``
@@ -53,6 +54,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "registry",
         "exact",
         "comparisons",
+        "leaderboard",
         "schedules",
         "train",
         "claims",

@@ -1,0 +1,261 @@
+"""The estimator leaderboard of chapter 14: every registered estimator on the book's
+small problems, at an equal cost in loss evaluations, over seeds.
+
+The board reads :data:`~hardattn_utils.registry.ESTIMATORS` when it runs, so an
+estimator registered later appears without a change here. Cost is *counted*, not
+declared: :func:`loss_evaluations` wraps the loss and counts how many times one
+estimate evaluates it per input. Two boards:
+
+* :func:`gradient_board`: bias² and variance of one estimate against the exact
+  gradient (enumeration), and the mean squared error of an estimate that spends
+  ``budget`` loss evaluations (averaging ``budget / evaluations`` draws).
+* :func:`retrieval_board`: the retrieval task of chapters 3–6 trained with each
+  estimator from every seed: final accuracy, steps and loss evaluations to a
+  threshold, and wall time.
+
+:func:`per_input_problem` gives a batch of independent selection problems, one per
+input, for the gradient board.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from ._checks import check_int, check_logits, check_real
+from .estimators import LossFn
+from .exact import exact_gradient, gradient_samples
+from .registry import ESTIMATORS
+from .seeds import SEEDS, mean_se
+
+__all__ = [
+    "gradient_board",
+    "is_stateful",
+    "loss_evaluations",
+    "per_input_problem",
+    "retrieval_board",
+    "summarise",
+]
+
+
+def is_stateful(label: str) -> bool:
+    """True when ``ESTIMATORS[label]`` is a fresh object on every lookup (it has state)."""
+    return ESTIMATORS[label] is not ESTIMATORS[label]
+
+
+def loss_evaluations(
+    label: str, logits: Tensor, f: LossFn, *, generator: torch.Generator | None = None
+) -> float:
+    """Loss evaluations that one estimate spends per input, counted.
+
+    .. math:: \\text{evaluations} = \\#\\,\\text{losses of one estimate} / \\#\\,\\text{inputs}
+
+    Args:
+        label: a name in ``ESTIMATORS``.
+        logits: (B..., m); B... inputs.
+        f: the loss, ``z`` (..., B..., m) -> (..., B...).
+        generator: source of randomness.
+
+    Returns:
+        The count per input (e.g. 1 for REINFORCE, 4 for RLOO). Chapter 14.
+    """
+    logits = check_logits(logits)
+    count = [0]
+
+    def counted(z: Tensor) -> Tensor:
+        out = f(z)
+        count[0] += out.numel()
+        return out
+
+    leaf = logits.detach().clone().requires_grad_(True)
+    ESTIMATORS[label](leaf, counted, generator=generator).surrogate.backward()
+    return count[0] / (logits.numel() / logits.shape[-1])
+
+
+def per_input_problem(
+    batch: int, m: int, *, generator: torch.Generator | None = None
+) -> tuple[Tensor, LossFn]:
+    """``batch`` independent selection problems: logits and a quadratic loss per input.
+
+    .. math:: f_b(z) = \\big(z^\\top v_b - t_b\\big)^2
+
+    Args:
+        batch: B inputs. m: categories per input.
+        generator: draws the logits (B, m), values v (B, m) and targets t (B,).
+
+    Returns:
+        ``(logits, f)`` with ``f``: z (..., B, m) -> (..., B). Chapter 14.
+    """
+    batch, m = check_int(batch, "batch", minimum=1), check_int(m, "m", minimum=2)
+    logits = torch.randn(batch, m, generator=generator)  # (B, m)
+    values = torch.randn(batch, m, generator=generator)  # (B, m)
+    targets = torch.randn(batch, generator=generator)  # (B,)
+
+    def f(z: Tensor) -> Tensor:
+        return ((z * values).sum(-1) - targets) ** 2  # (..., B)
+
+    return logits, f
+
+
+def _labels(estimators: Iterable[str] | None) -> list[str]:
+    labels = list(ESTIMATORS) if estimators is None else list(estimators)
+    unknown = [label for label in labels if label not in ESTIMATORS]
+    if unknown:
+        raise ValueError(f"estimators {unknown} are not in ESTIMATORS: {sorted(ESTIMATORS)}")
+    return labels
+
+
+def gradient_board(
+    logits: Tensor,
+    f: LossFn,
+    *,
+    num_draws: int,
+    seeds: Sequence[int] = SEEDS,
+    budget: int = 4,
+    estimators: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Bias², variance and equal-cost error of every estimator, one row per seed.
+
+    All quantities are relative to ``|g|²``, the squared norm of the exact gradient g.
+
+    .. math:: \\mathrm{MSE}_{\\text{budget}} = \\|\\bar{\\hat g} - g\\|^2
+       + \\operatorname{tr}\\operatorname{Var}\\hat g \\cdot \\frac{\\text{evaluations}}{\\text{budget}}
+
+    Args:
+        logits: (m,) or (B, m), one problem or one per input.
+        f: the loss, ``z`` (..., [B,] m) -> (..., [B]).
+        num_draws: N estimates per seed (a generator seeded with the seed).
+        seeds: at least 2 (5 for a claim).
+        budget: loss evaluations per input that the equal-cost column allows.
+        estimators: labels (default: all of ``ESTIMATORS``, read now).
+
+    Returns:
+        Columns ``estimator``, ``seed``, ``evaluations``, ``bias²`` (of the mean of N
+        draws), ``MC floor`` (its expected value for an unbiased estimator,
+        ``tr Var / N``), ``variance`` (per estimate), ``MSE at budget``. Chapter 14.
+    """
+    logits = check_logits(logits)
+    num_draws = check_int(num_draws, "num_draws", minimum=2)
+    budget = check_int(budget, "budget", minimum=1)
+    exact = exact_gradient(logits, f)
+    scale = float(exact.pow(2).sum())
+    rows = []
+    for label in _labels(estimators):
+        evaluations = loss_evaluations(label, logits, f, generator=torch.Generator().manual_seed(0))
+        for seed in seeds:
+            draws = gradient_samples(label, logits, f, num_draws, torch.Generator().manual_seed(seed))
+            bias2 = float((draws.mean(0) - exact).pow(2).sum()) / scale
+            variance = float(draws.var(0).sum()) / scale
+            rows.append(
+                {"estimator": label, "seed": seed, "evaluations": evaluations, "bias²": bias2,
+                 "MC floor": variance / num_draws, "variance": variance,
+                 "MSE at budget": bias2 + variance * evaluations / budget}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def retrieval_board(
+    task: Any,
+    test_batch: Any,
+    *,
+    train_seeds: Callable[..., tuple[Any, pd.DataFrame]],
+    train_one: Callable[..., tuple[Any, pd.DataFrame]],
+    num_steps: int,
+    level: float = 0.9,
+    seeds: Sequence[int] = SEEDS,
+    eval_every: int = 10,
+    estimators: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """The retrieval task trained with every estimator from every seed.
+
+    Stateless estimators train their seed copies together
+    (:func:`~hardattn_utils.apps.retrieval.train_retrieval_seeds`, batches from
+    generator 100); a stateful one (:func:`is_stateful`) trains one model per seed
+    (:func:`~hardattn_utils.apps.retrieval.train_retrieval`, batches from 100 + seed)
+    so that no state is shared between seeds and a learned part trains with the model.
+
+    The core does not import the applications, so the two training functions come
+    as arguments: ``train_seeds=ha.train_retrieval_seeds, train_one=ha.train_retrieval``.
+    Loss evaluations are counted on :func:`per_input_problem` (the count of these
+    estimators does not depend on the loss).
+
+    Args:
+        task: a ``RetrievalTask``. test_batch: its held-out batch.
+        train_seeds: trains the seed copies together (stateless estimators).
+        train_one: trains one seed (stateful estimators).
+        num_steps: updates per run. level: the accuracy threshold.
+        seeds: the seeds. eval_every: evaluation interval (steps to ``level`` are
+            multiples of it). estimators: labels (default: all of ``ESTIMATORS``).
+
+    Returns:
+        One row per (estimator, seed): ``evaluations`` (per input and step),
+        ``final accuracy`` (argmax read), ``steps to level`` (NaN if never),
+        ``evaluations to level`` (steps × evaluations) and ``seconds`` (wall time
+        per seed). Chapter 14.
+    """
+    num_steps = check_int(num_steps, "num_steps", minimum=1)
+    level = check_real(level, "level")
+    frames = []
+    for label in _labels(estimators):
+        start = time.perf_counter()
+        if is_stateful(label):
+            runs = [train_one(task, label, test_batch, num_steps=num_steps, seed=s,
+                                    eval_every=eval_every, label=label)[1] for s in seeds]  # fmt: skip
+            log = pd.concat(runs, ignore_index=True)
+        else:
+            log = train_seeds(task, label, test_batch, num_steps=num_steps, seeds=seeds,
+                                        eval_every=eval_every, label=label)[1]  # fmt: skip
+        seconds = (time.perf_counter() - start) / len(seeds)
+        frames.append(_runs(log, label, level, seconds))
+    board = pd.concat(frames, ignore_index=True)
+    probe = per_input_problem(8, 8, generator=torch.Generator().manual_seed(0))
+    costs = {label: loss_evaluations(label, *probe) for label in board["estimator"].unique()}
+    board.insert(2, "evaluations", board["estimator"].map(costs))
+    board["evaluations to level"] = board["steps to level"] * board["evaluations"]
+    return board
+
+
+def _runs(log: pd.DataFrame, label: str, level: float, seconds: float) -> pd.DataFrame:
+    """One row per seed: final accuracy and the first step at ``level``."""
+    accuracy = log[log["metric"] == "accuracy"]
+    rows = []
+    for seed, run in accuracy.groupby("seed"):
+        reached = run.loc[run["value"] >= level, "step"]
+        rows.append(
+            {"estimator": label, "seed": int(seed),
+             "final accuracy": float(run.loc[run["step"].idxmax(), "value"]),
+             "steps to level": float(reached.min()) if len(reached) else float("nan"),
+             "seconds": seconds}
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def summarise(frame: pd.DataFrame, columns: Sequence[str], digits: int = 3) -> pd.DataFrame:
+    """``mean ± se (min–max)`` over seeds of each column, one row per estimator.
+
+    Args:
+        frame: a board (columns ``estimator``, ``seed`` and ``columns``).
+        columns: the columns to summarise. digits: decimals shown.
+
+    Returns:
+        Index ``estimator`` in the board's order; NaNs (a run that never reached the
+        level) are shown as the count of seeds that did; a value equal at every seed as itself. Chapter 14.
+    """
+
+    def cell(values: pd.Series) -> str:
+        done = values.dropna()
+        if len(done) == len(values) and done.nunique() == 1:
+            return f"{done.iloc[0]:g}"  # the same at every seed (a count)
+        if len(done) < len(values):
+            return f"{len(done)}/{len(values)} seeds" + (
+                f": {mean_se(done, digits)}" if len(done) > 1 else ""
+            )
+        return mean_se(values, digits)
+
+    groups = frame.groupby("estimator", sort=False)
+    return pd.DataFrame({c: groups[c].agg(cell) for c in columns})
