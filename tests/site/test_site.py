@@ -226,12 +226,14 @@ const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
 
 
 @pytest.mark.parametrize("page", NOTEBOOK_PAGES)
-def test_explorers_respond_to_their_slider_without_a_kernel(visit, browser, page):
+def test_explorers_respond_to_their_slider_without_a_kernel(visit, browser, base_url, page):
     """Each kernel-free explorer (``ha.*_sweep_chart``) draws, and moving its slider redraws it."""
     charts = visit(page)["charts"]
     if not charts:
         pytest.skip(f"{page} has no kernel-free explorer")
     assert all(c["drawn"] for c in charts), f"{page}: charts not drawn: {charts}"
+    browser.get(f"{base_url}{page}.html")  # the session's browser may be on another page
+    browser.execute_async_script(COLLECT_JS)  # waits until every chart is drawn
     for chart in charts:
         browser.get_log("browser")
         result = browser.execute_async_script(SLIDE_JS, chart["id"])
