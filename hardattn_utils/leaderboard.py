@@ -12,6 +12,8 @@ estimate evaluates it per input. Two boards:
 * :func:`retrieval_board`: the retrieval task of chapters 3–6 trained with each
   estimator from every seed: final accuracy, steps and loss evaluations to a
   threshold, and wall time.
+* :func:`training_board`: the same columns for any task whose training function
+  returns a tidy log with a ``seed`` column (the VAE, pointer sorting).
 
 :func:`per_input_problem` gives a batch of independent selection problems, one per
 input, for the gradient board.
@@ -20,7 +22,7 @@ input, for the gradient board.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -40,6 +42,7 @@ __all__ = [
     "per_input_problem",
     "retrieval_board",
     "summarise",
+    "training_board",
 ]
 
 
@@ -220,19 +223,71 @@ def retrieval_board(
     return board
 
 
-def _runs(log: pd.DataFrame, label: str, level: float, seconds: float) -> pd.DataFrame:
-    """One row per seed: final accuracy and the first step at ``level``."""
-    accuracy = log[log["metric"] == "accuracy"]
+def _runs(
+    log: pd.DataFrame,
+    label: str,
+    level: float,
+    seconds: float,
+    metric: str = "accuracy",
+    higher: bool = True,
+    name: str = "final accuracy",
+) -> pd.DataFrame:
+    """One row per seed: the final value of ``metric`` and the first step at ``level``."""
+    values = log[log["metric"] == metric]
     rows = []
-    for seed, run in accuracy.groupby("seed"):
-        reached = run.loc[run["value"] >= level, "step"]
+    for seed, run in values.groupby("seed"):
+        reached = run.loc[run["value"] >= level if higher else run["value"] <= level, "step"]
         rows.append(
             {"estimator": label, "seed": int(seed),
-             "final accuracy": float(run.loc[run["step"].idxmax(), "value"]),
+             name: float(run.loc[run["step"].idxmax(), "value"]),
              "steps to level": float(reached.min()) if len(reached) else float("nan"),
              "seconds": seconds}
         )  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def training_board(
+    train: Callable[[str], pd.DataFrame],
+    evaluations: Mapping[str, float],
+    *,
+    metric: str,
+    level: float,
+    num_seeds: int,
+    higher: bool = True,
+) -> pd.DataFrame:
+    """Any task trained with each label from every seed, on the retrieval board's columns.
+
+    .. math:: \text{evaluations to level} = \text{steps to level} \times \text{evaluations}
+
+    Cost is declared here, not counted: the caller states what one step spends per
+    input (e.g. decoder evaluations per image, when the batch shrinks as samples grow).
+
+    Args:
+        train: ``label -> log``, a tidy :func:`hardattn_utils.fit` log of all seeds
+            (columns ``seed``, ``step``, ``metric``, ``value``).
+        evaluations: label -> cost per step (the labels, in the board's order).
+        metric: the logged quality. level: its threshold.
+        num_seeds: seeds per label (for the wall time per seed).
+        higher: True when larger values are better (accuracy), False for a loss.
+
+    Returns:
+        One row per (label, seed): ``evaluations``, ``final <metric>``, ``steps to
+        level`` (NaN if never), ``evaluations to level`` and ``seconds``. Chapter 14.
+    """
+    level = check_real(level, "level")
+    num_seeds = check_int(num_seeds, "num_seeds", minimum=1)
+    if not evaluations:
+        raise ValueError("evaluations must name at least one label")
+    frames = []
+    for label, cost in evaluations.items():
+        start = time.perf_counter()
+        log = train(label)
+        seconds = (time.perf_counter() - start) / num_seeds
+        frame = _runs(log, label, level, seconds, metric, higher, f"final {metric}")
+        frames.append(frame.assign(evaluations=float(cost)))
+    board = pd.concat(frames, ignore_index=True)
+    board["evaluations to level"] = board["steps to level"] * board["evaluations"]
+    return board
 
 
 def summarise(frame: pd.DataFrame, columns: Sequence[str], digits: int = 3) -> pd.DataFrame:

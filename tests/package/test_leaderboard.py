@@ -1,5 +1,6 @@
 """The estimator leaderboard of chapter 14."""
 
+import pandas as pd
 import pytest
 import torch
 
@@ -71,3 +72,26 @@ def test_retrieval_board_trains_a_stateful_estimator_per_seed():
         task, test, **TRAIN, num_steps=4, seeds=[0, 1], estimators=["REINFORCE + learned baseline"]
     )
     assert board["seed"].tolist() == [0, 1] and board["evaluations"].tolist() == [1.0, 1.0]
+
+
+def test_training_board_reads_any_log_and_declared_costs():
+    def train(label):  # two seeds; "fast" reaches 0.5 at step 10, "slow" never
+        rows = [
+            {"seed": s, "step": t, "metric": "loss", "value": (1.0 if t == 0 else v)}
+            for s in (0, 1)
+            for t, v in ((0, 0), (10, 0.4 if label == "fast" else 0.9), (20, 0.3))
+        ]
+        return pd.DataFrame(rows)
+
+    board = leaderboard.training_board(
+        train, {"fast": 1, "slow": 4}, metric="loss", level=0.5, num_seeds=2, higher=False
+    )
+    fast, slow = board[board.estimator == "fast"], board[board.estimator == "slow"]
+    assert fast["steps to level"].tolist() == [10.0, 10.0]
+    assert slow["steps to level"].tolist() == [20.0, 20.0]
+    assert slow["evaluations to level"].tolist() == [80.0, 80.0]
+    assert fast["final loss"].tolist() == [0.3, 0.3]
+    higher = leaderboard.training_board(train, {"slow": 1}, metric="loss", level=0.5, num_seeds=2)
+    assert higher["steps to level"].tolist() == [0.0, 0.0]  # 1.0 ≥ 0.5 at once
+    with pytest.raises(ValueError, match="evaluations"):
+        leaderboard.training_board(train, {}, metric="loss", level=0.5, num_seeds=2)
