@@ -61,6 +61,8 @@ const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
     links: [...document.querySelectorAll("a[href]")].map(a => a.href),
     widgetViews: views.length,
     charts: charts.map(c => ({id: c.id, drawn: c.querySelector("svg") !== null})),
+    wideCode: [...document.querySelectorAll(".cell_input pre")]
+      .filter(p => p.scrollWidth > p.clientWidth + 1).map(p => p.innerText.split("\n")[0]),
     widgetsRendered: rendered(),
     title: document.title,
     chapterTimes: [...document.querySelectorAll("table.chapter-times tbody tr")].map(r => r.innerText),
@@ -114,6 +116,13 @@ def test_every_figure_has_alt_text_that_says_what_it_shows(visit, page):
         if img["output"] and (not (img["alt"] or "").strip() or pathlike.search(img["alt"] or ""))
     ]
     assert not bad, f"{page}: figures whose alt text is empty or a file path: {bad}"
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES)
+def test_code_fits_the_page_without_a_horizontal_scrollbar(visit, page):
+    """At 1,280 px every code cell fits its column (lines of at most 88 characters)."""
+    wide = visit(page)["wideCode"]
+    assert not wide, f"{page}: code cells that need a horizontal scrollbar: {wide}"
 
 
 @pytest.mark.parametrize("page", PAGES)
