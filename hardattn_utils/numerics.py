@@ -36,11 +36,14 @@ from pathlib import Path
 __all__ = ["MARKER", "PIN", "THREADS", "footer", "numeric_pin", "pin_support", "pinned_environ"]
 
 #: The numeric path: torch's ATen kernels, MKL's conditional-numerical-
-#: reproducibility branch (STRICT: bitwise even for unaligned data), oneDNN's ISA.
+#: reproducibility branch (STRICT: bitwise even for unaligned data), oneDNN's ISA,
+#: faiss's SIMD level and OpenBLAS's kernel family (chapter 13's memory search).
 PIN: dict[str, str] = {
     "ATEN_CPU_CAPABILITY": "avx2",
     "MKL_CBWR": "AVX2,STRICT",
     "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "FAISS_SIMD_LEVEL": "AVX2",  # faiss-cpu dispatches AVX-512 kernels where it can
+    "OPENBLAS_CORETYPE": "Haswell",  # OpenBLAS (faiss, NumPy): its AVX2 kernels
 }
 #: Thread counts: one everywhere (results depend on the number of threads, and the
 #: book's small models run fastest on one). Applied on every platform.
@@ -131,7 +134,7 @@ def numeric_pin(environ: Mapping[str, str] | None = None) -> str:
     applied = all(env.get(k) == v for k, v in PIN.items())
     threads = env.get("OMP_NUM_THREADS", "unset")
     if marker == "avx2" and applied:
-        return f"pinned: ATen avx2, MKL AVX2 strict, oneDNN AVX2, {threads} thread(s)"
+        return f"pinned: ATen, MKL, oneDNN, faiss and OpenBLAS on AVX2, {threads} thread(s)"
     if marker:
         return f"not pinned ({marker.removeprefix('none: ')}), {threads} thread(s)"
     return "not pinned (started outside `make`), numbers may differ in the last digits"

@@ -37,7 +37,7 @@ def test_pinned_values_replace_the_users_exports():
     env = numerics.pinned_environ(user, machine="x86_64", flags={"avx2"})
     assert {k: env[k] for k in numerics.PIN} == numerics.PIN
     assert env["OMP_NUM_THREADS"] == "1" and env["HOME"] == "/h" and env[numerics.MARKER] == "avx2"
-    assert "pinned: ATen avx2" in numerics.numeric_pin(env)
+    assert numerics.numeric_pin(env).startswith("pinned: ATen, MKL, oneDNN, faiss and OpenBLAS on AVX2")
 
 
 def test_without_the_pin_the_vector_settings_are_removed_and_the_marker_says_why():
@@ -84,3 +84,20 @@ def test_the_installed_kernel_is_pinned():
         pytest.skip("no kernel installed in this environment (make install writes it)")
     env = json.loads(kernel.read_text()).get("env", {})
     assert env.get("OMP_NUM_THREADS") == "1" and numerics.MARKER in env
+
+
+def test_faiss_runs_on_its_avx2_kernels_under_the_pin_even_if_the_shell_sets_it_empty():
+    pytest.importorskip("faiss")
+    applies, _ = numerics.pin_support()
+    if not applies:
+        pytest.skip("the pin does not apply on this CPU")
+    shell = {**os.environ, "FAISS_SIMD_LEVEL": "", "OPENBLAS_CORETYPE": "SkylakeX"}
+    code = "import faiss; print(faiss.SIMDConfig.get_level_name())"
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), "exec", "--", sys.executable, "-c", code],
+        env=shell,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == "AVX2"
