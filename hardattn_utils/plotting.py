@@ -48,6 +48,16 @@ ESTIMATOR_COLORS: dict[str, str] = {
     "RELAX": "#44AA99",  # teal
     "Gumbel-Rao": "#CC6677",  # rose, apart from the Gumbel-Softmax pair
     "ReinMax": "#999933",  # olive
+    # Sparse maps (chapter 12): between soft attention's grey and hard attention's blue.
+    "sparsemax": "#882255",  # wine
+    "1.5-entmax": "#AA4499",  # purple-pink
+    "top-k softmax": "#DDCC77",  # sand
+    # Expert routing and memory lookup (chapter 13).
+    "dense mixture": _CB[7],  # the soft blend over experts: soft attention's grey
+    "top-1 router": "#1F78B4",  # blue
+    "top-2 router": "#6A3D9A",  # violet
+    "exact top-k": "#004488",  # a hard read: dark blue, apart from REINFORCE
+    "faiss IVF": "#E31A1C",  # red
 }
 _EXTRA = sns.color_palette("dark", 10).as_hex()
 
