@@ -34,10 +34,10 @@ def gumbel_noise(
 
     .. math:: g = -\\log E,\\quad E \\sim \\mathrm{Exp}(1)
 
-    which equals the textbook ``-log(-log u)`` with ``u ~ U(0, 1)``. ``E`` is
-    clamped to ``[tiny, ∞)`` so ``g`` is never ``+inf`` (``E`` is never infinite,
-    so ``g`` is never ``-inf``); the result lies in ``[-log(max E), -log(tiny)]``,
-    for float32 about ``[-4.5, 87.3]``.
+    which equals the textbook ``-log(-log u)`` with ``u ~ U(0, 1)``. ``E`` is kept
+    finite and above zero, so ``g`` is always finite: on the CPU ``E = -log U`` from
+    a double-precision uniform in ``[tiny, 1)``, so ``g`` lies in about
+    ``[-6.6, 36.7]``; on other devices ``E`` is clamped to ``[tiny, ∞)`` of the dtype.
 
     Args:
         shape: output shape.
@@ -54,17 +54,21 @@ def gumbel_noise(
 
 
 def _log_exponential(buffer: Tensor, generator: torch.Generator | None) -> Tensor:
-    """Fill ``buffer`` with ``log E``, ``E ~ Exp(1)`` clamped to ``[tiny, ∞)``: minus a finite Gumbel sample.
+    """Fill ``buffer`` with ``log E``, ``E ~ Exp(1)`` finite and > 0: minus a finite Gumbel sample.
 
-    On the CPU the clamp is skipped: torch draws ``E = -log(1 - u)`` from a
-    double-precision uniform ``u``, so ``E = 0`` has probability 2⁻⁵³ per draw
-    (measured: the smallest of 2²⁸ float32 draws was 1.5e-8, and the draws below
-    1e-7 are not multiples of 2⁻²⁴), and the clamp would cost a pass over the noise.
+    On the CPU ``E = -log U`` from a double-precision uniform ``U`` in
+    ``[tiny, 1 - 2⁻⁵³]``, so ``E`` lies in ``[2⁻⁵³, 708]`` and its logarithm is finite in
+    every dtype. This is 2.5–4× faster than torch's own ``exponential_`` on the
+    CPU (``make bench``) and at least as fine-grained: torch draws ``E`` from a
+    double-precision uniform too. Elsewhere ``exponential_`` is fast; its draw is
+    clamped to ``[tiny, ∞)`` instead.
     """
-    buffer.exponential_(generator=generator)
     if not buffer.is_cpu:
-        buffer.clamp_(min=_TINY[buffer.dtype])
-    return buffer.log_()
+        return buffer.exponential_(generator=generator).clamp_(min=_TINY[buffer.dtype]).log_()
+    u = buffer if buffer.dtype == torch.float64 else torch.empty_like(buffer, dtype=torch.float64)
+    # torch's uniform_(a, b) is a + k 2⁻⁵³ (b - a), 0 <= k < 2⁵³: U in [tiny, 1 - 2⁻⁵³], never 0 or 1
+    e = u.uniform_(_TINY[torch.float64], 1.0, generator=generator).log_().neg_()  # E = -log U, (..., m)
+    return buffer.log_() if e is buffer else torch.log(e, out=buffer)  # log E, cast to the buffer's dtype
 
 
 def _noise_buffer(logits: Tensor, dtype: torch.dtype) -> Tensor:

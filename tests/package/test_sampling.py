@@ -18,6 +18,35 @@ def test_gumbel_noise_is_finite_and_standard():
     assert abs(g.var().item() - 1.6449) < 0.03
 
 
+def test_gumbel_noise_follows_the_gumbel_law_in_every_dtype_kolmogorov_smirnov():
+    # Noise from a double-precision uniform, cast to the dtype: the KS distance to the
+    # Gumbel CDF at 200k draws is far below 1.95 / sqrt(n) (the 0.1 % critical value).
+    for dtype in (torch.float64, torch.float32):
+        g = ha.gumbel_noise((200_000,), dtype=dtype, generator=torch.Generator().manual_seed(3))
+        assert stats.kstest(g.double().numpy(), "gumbel_r").pvalue > 1e-3
+    shifted = ha.gumbel_noise((200_000,), generator=torch.Generator().manual_seed(3)) + 0.05
+    assert stats.kstest(shifted.double().numpy(), "gumbel_r").pvalue < 1e-6
+
+
+def test_gumbel_noise_stays_finite_at_the_uniform_draw_s_extremes(monkeypatch):
+    # torch's uniform_(a, b) returns a + k 2^-53 (b - a) for 0 <= k < 2^53; its two extremes
+    # (k = 0 and k = 2^53 - 1) are the draws that would give infinite noise from U(0, 1).
+    def extremes(self, a=0.0, b=1.0, *, generator=None):
+        ends = torch.tensor([a, a + (1.0 - 2.0**-53) * (b - a)], dtype=torch.float64)
+        return self.copy_(ends.repeat(self.numel() // 2).reshape(self.shape))
+
+    monkeypatch.setattr(torch.Tensor, "uniform_", extremes)
+    for dtype in (torch.float64, torch.float32, torch.float16):
+        g = ha.gumbel_noise((4,), dtype=dtype)
+        assert torch.isfinite(g).all(), dtype
+        assert ha.gumbel_softmax(torch.zeros(2, 2, dtype=dtype), tau=0.1).isfinite().all()
+
+
+def test_torch_uniform_draws_never_reach_zero_or_one_in_double_precision():
+    u = torch.empty(1_000_000, dtype=torch.float64).uniform_(torch.finfo(torch.float64).tiny, 1.0)
+    assert u.min() > 0 and u.max() < 1
+
+
 def test_gumbel_noise_half_precision_is_finite():
     for dtype in (torch.float16, torch.bfloat16):
         g = ha.gumbel_noise((100_000,), dtype=dtype, generator=torch.Generator().manual_seed(1))
