@@ -223,22 +223,22 @@ def _gumbel_softmax(
 ) -> Tensor:
     """Unchecked core of :func:`gumbel_softmax`, in float32 or wider; ``cold`` avoids overflow."""
     work = compute_dtype(logits)
-    minus_noise = _log_exponential(_noise_buffer(logits, work), generator)  # -g, (..., m)
+    minus_noise = _log_exponential(_noise_buffer(logits, work), generator)  # log E = -g, (..., m)
     if logits.dtype != work:
         logits = logits.to(work)
-    if logits.requires_grad:
-        scores = logits - minus_noise  # l + g, (..., m)
-    else:  # the same values, written into the noise buffer, which is then divided in place
-        scores = torch.sub(logits, minus_noise, out=minus_noise)
-    if cold:
-        y_soft = _cold_softmax(scores, tau, dim)  # (..., m)
-    elif hard and not (scores.requires_grad or isinstance(tau, Tensor)):
+    if hard and not (logits.requires_grad or isinstance(tau, Tensor)):
         # no gradient wanted: argmax softmax((l + g) / tau) = argmax (l + g), the Gumbel-max sample
+        scores = torch.sub(logits, minus_noise, out=minus_noise)  # l + g, (..., m)
         return torch.zeros_like(scores).scatter_(dim, scores.argmax(dim=dim, keepdim=True), 1.0)
-    elif type(tau) is float and tau == 1.0:
-        y_soft = torch.softmax(scores, dim=dim)
-    else:  # under autograd an in-place division costs more than it saves
-        y_soft = torch.softmax(scores / tau if scores.requires_grad else scores.div_(tau), dim=dim)
+    if cold or isinstance(tau, Tensor):
+        scores = logits - minus_noise  # l + g, (..., m)
+        y_soft = _cold_softmax(scores, tau, dim) if cold else torch.softmax(scores / tau, dim=dim)
+    else:  # (l + g) / tau with one autograd node: the noise is scaled in place, then l / tau added
+        inv = 1.0 / tau
+        noise = minus_noise.mul_(-inv)  # g / tau, (..., m)
+        add = torch.add if logits.requires_grad else torch.Tensor.add_  # in place without autograd
+        scores = add(noise, logits, alpha=inv)  # (l + g) / tau
+        y_soft = torch.softmax(scores, dim=dim)  # (..., m)
     if not hard:
         return y_soft
     y_hard = torch.zeros_like(y_soft).scatter_(dim, y_soft.argmax(dim=dim, keepdim=True), 1.0)
