@@ -121,7 +121,8 @@ FINITE_TEXT = (
     "measured once here) and the infinite Gumbel noise that follows turns the whole row into NaN: "
     "rare enough that a given run may show none. `ha` draws E = -log U from a double-precision "
     "uniform U in [tiny, 1 - 2⁻⁵³] on the CPU, so E is never 0 or infinite (elsewhere torch's "
-    "float32 draw is clamped away from 0), and subtracts the row maximum before dividing when the division would overflow."
+    "float32 draw is clamped away from 0), and subtracts the row maximum before dividing when the "
+    "division would overflow."
 )
 READS_TEXT = (
     "One query; `soft_attention` vs `hard_attention` on given scores (the read alone), then with the "
