@@ -13,7 +13,7 @@ Core
     average, self-critical, learned), ``control`` (optimal per-coordinate baseline,
     the MuProp control variate), ``advanced`` (REBAR, RELAX, Gumbel-Rao, ReinMax;
     chapter 7), ``registry`` (``ESTIMATORS``, ``resolve``),
-    ``exact`` (enumeration, estimator statistics), ``leaderboard`` (every
+    ``exact`` (enumeration, estimator statistics), ``leaderboard`` and ``training_boards`` (every
     estimator at equal loss evaluations, chapter 14), ``schedules``, ``train``
     (``fit``), ``claims``, ``seeds``, ``numerics`` (the pinned numeric environment).
 Applications (``hardattn_utils/apps/``, also reachable as ``ha.pointer`` etc.)
@@ -55,6 +55,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "exact",
         "comparisons",
         "leaderboard",
+        "training_boards",
         "schedules",
         "train",
         "claims",

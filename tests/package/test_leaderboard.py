@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import hardattn_utils as ha
-from hardattn_utils import leaderboard
+from hardattn_utils import leaderboard, training_boards
 
 TRAIN = {"train_seeds": ha.train_retrieval_seeds, "train_one": ha.train_retrieval}
 LOGITS = torch.tensor([1.0, 0.0, -1.0])
@@ -52,15 +52,15 @@ def test_gradient_board_per_input_problem_and_bad_input():
 def test_retrieval_board_and_summary():
     task = ha.RetrievalTask()
     test = task.sample(100, generator=torch.Generator().manual_seed(7))
-    board = leaderboard.retrieval_board(
+    board = training_boards.retrieval_board(
         task, test, **TRAIN, num_steps=20, level=0.0, seeds=[0, 1], estimators=["RLOO"]
     )
     assert board["evaluations"].tolist() == [4.0, 4.0]
     assert board["steps to level"].tolist() == [0.0, 0.0]  # level 0 is reached at once
-    never = leaderboard.retrieval_board(
+    never = training_boards.retrieval_board(
         task, test, **TRAIN, num_steps=10, level=1.1, seeds=[0, 1], estimators=["RLOO"]
     )
-    table = leaderboard.summarise(never, ["steps to level", "final accuracy"])
+    table = training_boards.summarise(never, ["steps to level", "final accuracy"])
     assert table.loc["RLOO", "steps to level"] == "0/2 seeds"
     assert "±" in table.loc["RLOO", "final accuracy"]
 
@@ -68,7 +68,7 @@ def test_retrieval_board_and_summary():
 def test_retrieval_board_trains_a_stateful_estimator_per_seed():
     task = ha.RetrievalTask()
     test = task.sample(50, generator=torch.Generator().manual_seed(7))
-    board = leaderboard.retrieval_board(
+    board = training_boards.retrieval_board(
         task, test, **TRAIN, num_steps=4, seeds=[0, 1], estimators=["REINFORCE + learned baseline"]
     )
     assert board["seed"].tolist() == [0, 1] and board["evaluations"].tolist() == [1.0, 1.0]
@@ -83,7 +83,7 @@ def test_training_board_reads_any_log_and_declared_costs():
         ]
         return pd.DataFrame(rows)
 
-    board = leaderboard.training_board(
+    board = training_boards.training_board(
         train, {"fast": 1, "slow": 4}, metric="loss", level=0.5, num_seeds=2, higher=False
     )
     fast, slow = board[board.estimator == "fast"], board[board.estimator == "slow"]
@@ -91,7 +91,7 @@ def test_training_board_reads_any_log_and_declared_costs():
     assert slow["steps to level"].tolist() == [20.0, 20.0]
     assert slow["evaluations to level"].tolist() == [80.0, 80.0]
     assert fast["final loss"].tolist() == [0.3, 0.3]
-    higher = leaderboard.training_board(train, {"slow": 1}, metric="loss", level=0.5, num_seeds=2)
+    higher = training_boards.training_board(train, {"slow": 1}, metric="loss", level=0.5, num_seeds=2)
     assert higher["steps to level"].tolist() == [0.0, 0.0]  # 1.0 ≥ 0.5 at once
     with pytest.raises(ValueError, match="evaluations"):
-        leaderboard.training_board(train, {}, metric="loss", level=0.5, num_seeds=2)
+        training_boards.training_board(train, {}, metric="loss", level=0.5, num_seeds=2)
