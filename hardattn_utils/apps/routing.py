@@ -1,5 +1,5 @@
-"""Expert routing (chapter 13): a small mixture-of-experts layer and a task where
-experts can specialise.
+"""Expert routing (chapter 13): a small mixture-of-experts layer, its gates, capacity,
+balancing loss and FLOP count.
 
 Routing is hard attention over experts: a linear router scores the E experts of a
 token, the token goes to its top-k, and the layer returns the chosen experts'
@@ -13,7 +13,6 @@ Legend of the shape comments: ``S`` seeds (any leading shape), ``T`` tokens,
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
@@ -24,12 +23,9 @@ from .._checks import check_int, check_logits, check_real, check_tensor
 __all__ = [
     "ExpertMixture",
     "Routed",
-    "RoutingBatch",
-    "RoutingTask",
     "balance_loss",
     "expert_capacity",
     "routing_flops",
-    "routing_purity",
     "top_k_gates",
     "within_capacity",
 ]
@@ -260,73 +256,3 @@ class ExpertMixture(nn.Module):
         if x.dim() < 2 or x.shape[-1] != self.weight.shape[-1]:
             raise ValueError(f"x must have shape (..., T, {self.weight.shape[-1]}), got {tuple(x.shape)}")
         return x
-
-
-@dataclass(frozen=True)
-class RoutingBatch:
-    """Tokens of the routing task: ``x`` (T, d), ``y`` (T, d) targets, ``cluster`` (T,) long."""
-
-    x: Tensor
-    y: Tensor
-    cluster: Tensor
-
-
-class RoutingTask:
-    """Tokens from C clusters, each cluster with its own linear map: experts can specialise.
-
-    .. math:: x = (c_j + \\sigma\\,\\varepsilon) / s,\\quad y = M_j x,\\quad j \\sim U\\{1..C\\}
-
-    The best assignment sends cluster j to one expert of its own, which then fits M_j
-    exactly; with fewer experts than clusters no linear expert can. The scale s makes
-    x and y about unit variance per feature. Chapter 13.
-
-    Args:
-        num_clusters: C ≥ 2. dim: d. spread: distance scale of the centres.
-        noise: σ. seed: draws the centres and the maps.
-    """
-
-    def __init__(
-        self, num_clusters: int = 8, dim: int = 16, *, spread: float = 3.0, noise: float = 1.0, seed: int = 0
-    ) -> None:
-        self.num_clusters = check_int(num_clusters, "num_clusters", minimum=2)
-        self.dim = check_int(dim, "dim", minimum=1)
-        self.noise = check_real(noise, "noise", minimum=0.0)
-        gen = torch.Generator().manual_seed(check_int(seed, "seed"))
-        self.centres = check_real(spread, "spread", minimum=0.0) * torch.randn(
-            self.num_clusters, dim, generator=gen
-        )
-        self.scale = math.sqrt(spread**2 + self.noise**2)  # makes Var x ≈ Var y ≈ 1 per feature
-        self.maps = torch.randn(self.num_clusters, dim, dim, generator=gen) / math.sqrt(dim)  # (C, d, d)
-
-    def sample(self, num_tokens: int, generator: torch.Generator | None = None) -> RoutingBatch:
-        """``num_tokens`` tokens; the same generator state gives the same batch."""
-        num_tokens = check_int(num_tokens, "num_tokens", minimum=1)
-        cluster = torch.randint(self.num_clusters, (num_tokens,), generator=generator)
-        noise = self.noise * torch.randn(num_tokens, self.dim, generator=generator)
-        x = (self.centres[cluster] + noise) / self.scale  # (T, d)
-        y = torch.einsum("toi,ti->to", self.maps[cluster], x)
-        return RoutingBatch(x, y, cluster)
-
-
-def routing_purity(route: Tensor, cluster: Tensor, num_clusters: int) -> tuple[Tensor, Tensor]:
-    """How cleanly a router sends each cluster to an expert of its own.
-
-    .. math:: \\text{purity} = \\frac1C \\sum_j \\max_i \\Pr[\\text{route} = i \\mid j]
-
-    Args:
-        route: (..., T) long, each token's (first) expert. cluster: (T,) long.
-        num_clusters: C.
-
-    Returns:
-        ``(purity, distinct)`` (...): mean over clusters of the share of a cluster's
-        tokens at its majority expert, and the number of distinct majority experts
-        (C when every cluster has an expert of its own). Chapter 13.
-    """
-    num_clusters = check_int(num_clusters, "num_clusters", minimum=1)
-    num_experts = int(route.max()) + 1
-    onehot = nn.functional.one_hot(route, num_experts).to(torch.float32)  # (..., T, E)
-    member = nn.functional.one_hot(cluster, num_clusters).to(torch.float32)  # (T, C)
-    counts = torch.einsum("...te,tc->...ce", onehot, member)  # (..., C, E)
-    share, majority = (counts / counts.sum(-1, keepdim=True).clamp(min=1)).max(-1)  # (..., C)
-    used = nn.functional.one_hot(majority, num_experts).amax(-2).sum(-1)  # (...)
-    return share.mean(-1), used
