@@ -20,7 +20,7 @@ Applications (``hardattn_utils/apps/``, also reachable as ``ha.pointer`` etc.)
     ``retrieval`` (the retrieval task of chapters 3–6), ``pointer`` and ``pointer_train``
     (chapter 8), ``memory``, ``copying`` and ``keyed_copy`` (chapter 9), ``latents`` and
     ``latents_eval`` (chapter 10), ``canvases``, ``glimpses`` and ``glimpse_training``
-    (chapter 11),
+    (chapter 11), ``routing`` and ``routing_train`` (expert routing, chapter 13),
     ``digits`` (the digits data set).
 Presentation (imported on first use)
     ``plotting`` (theme, fixed colour per estimator, plots), ``widgets`` (ipywidgets
@@ -75,6 +75,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "apps.glimpses",
         "apps.glimpse_training",
         "apps.digits",
+        "apps.routing",
+        "apps.routing_train",
     ),
     "presentation": ("plotting", "widgets", "charts"),
 }
