@@ -74,6 +74,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "apps.glimpses",
         "apps.glimpse_training",
         "apps.digits",
+        "apps.knn_memory",
+        "apps.knn_bench",
+        "apps.knn_model",
     ),
     "presentation": ("plotting", "widgets", "charts"),
 }
