@@ -11,15 +11,16 @@ import math
 import time
 from collections.abc import Callable, Sequence
 
+import faiss
 import pandas as pd
 import torch
 from torch import Tensor
 from torch.utils.benchmark import Timer
 
 from .._checks import check_int, check_real
-from .knn_memory import FaissIVF, recall_at_k, soft_read_core, top_k_core
+from .knn_memory import FaissIVF, check_memory, recall_at_k, soft_read_core, top_k_core
 
-__all__ = ["clustered_keys", "memory_benchmark", "memory_board"]
+__all__ = ["clustered_keys", "memory_benchmark", "memory_board", "recall_sweep"]
 
 #: The three readers, by their labels in tables and figures.
 READERS = ("soft attention", "exact top-k", "faiss IVF")
@@ -186,3 +187,35 @@ def memory_board(m: int = 100_000, *, generator: torch.Generator | None = None) 
             }
         ]
     )
+
+
+@torch.no_grad()
+def recall_sweep(
+    keys: Tensor, queries: Tensor, *, nlist: int, nprobes: Sequence[int], k: int = 10
+) -> pd.DataFrame:
+    r"""Recall@k of one :class:`FaissIVF` against the exact top-k, for several nprobe.
+
+    .. math:: \text{scored} = \frac{\#\{\text{keys whose score faiss computed}\}}{Bm}
+
+    Args:
+        keys: (m, d) the memory.
+        queries: (B, d).
+        nlist: cells of the index (trained once, on a subsample of the keys).
+        nprobes: cells visited per query, one row each.
+        k: slots kept.
+
+    Returns:
+        Rows ``nprobe, recall@k, scored`` (the fraction of the m keys faiss scored per
+        query, from faiss's own counter). Chapter 13.
+    """
+    check_memory(queries, keys)
+    k = check_int(k, "k", minimum=1, maximum=len(keys))
+    exact = top_k_core(queries, keys, k, 2**16)[1]  # (B, k)
+    index, stats, rows = FaissIVF(keys.shape[1], nlist).add(keys), faiss.cvar.indexIVF_stats, []
+    for nprobe in nprobes:
+        index.nprobe = nprobe
+        stats.reset()
+        found = index.search(queries, k)[1]  # (B, k)
+        scored = stats.ndis / (len(queries) * len(keys))
+        rows.append({"nprobe": nprobe, "recall@k": recall_at_k(found, exact), "scored": scored})
+    return pd.DataFrame(rows)
