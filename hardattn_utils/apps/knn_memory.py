@@ -27,21 +27,25 @@ __all__ = [
 ]
 
 
+def check_rows(x: object, name: str, dim: int | None = None) -> Tensor:
+    """``x`` as a finite float tensor (rows, features), with ``dim`` features if given."""
+    x = check_tensor(x, name)
+    if x.dim() != 2:
+        raise ValueError(f"{name} must have shape (rows, features), got {tuple(x.shape)}")
+    if dim is not None and x.shape[1] != dim:
+        raise ValueError(f"{name} must have d = {dim} features, got {x.shape[1]}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return x
+
+
 def check_memory(queries: object, keys: object, values: object | None = None) -> None:
     """Queries (B, d), keys (m, d) and values (m, dv): float, finite, shapes agreeing."""
-    for name, x in (("queries", queries), ("keys", keys), ("values", values)):
-        if x is None:
-            continue
-        x = check_tensor(x, name)
-        if x.dim() != 2:
-            raise ValueError(f"{name} must have shape (rows, features), got {tuple(x.shape)}")
-        if not bool(torch.isfinite(x).all()):
-            raise ValueError(f"{name} must be finite (no NaN or inf)")
+    keys = check_rows(keys, "keys")
     if keys.shape[0] == 0:
         raise ValueError("keys must hold at least one slot (the memory is empty)")
-    if queries.shape[1] != keys.shape[1]:
-        raise ValueError(f"queries have d = {queries.shape[1]} features, keys d = {keys.shape[1]}")
-    if values is not None and values.shape[0] != keys.shape[0]:
+    check_rows(queries, "queries", keys.shape[1])
+    if values is not None and check_rows(values, "values").shape[0] != keys.shape[0]:
         raise ValueError(f"values have {values.shape[0]} rows for {keys.shape[0]} keys")
 
 
@@ -250,9 +254,7 @@ class FaissIVF:
 
     def add(self, keys: Tensor) -> FaissIVF:
         """Add keys (m, d); the first call trains the cells on a subsample of them."""
-        check_memory(keys[:1] if isinstance(keys, Tensor) else keys, keys)
-        if keys.shape[1] != self.dim:
-            raise ValueError(f"keys must have d = {self.dim} features, got {keys.shape[1]}")
+        check_rows(keys, "keys", self.dim)
         data = np.ascontiguousarray(keys.detach().cpu().numpy(), dtype=np.float32)
         if not self.index.is_trained:
             if len(data) < self.nlist:
@@ -267,9 +269,7 @@ class FaissIVF:
         """The (approximately) best k keys: ``(scores, indices)``, both (B, k), best first."""
         if len(self) == 0:
             raise ValueError("the index is empty: add keys first")
-        check_memory(queries, queries[:1] if isinstance(queries, Tensor) else queries)
-        if queries.shape[1] != self.dim:
-            raise ValueError(f"queries must have d = {self.dim} features, got {queries.shape[1]}")
+        check_rows(queries, "queries", self.dim)
         k = check_int(k, "k", minimum=1, maximum=len(self))
         data = np.ascontiguousarray(queries.detach().cpu().numpy(), dtype=np.float32)
         scores, index = self.index.search(data, k)

@@ -12,6 +12,7 @@ B queries, m slots, d features, C classes, k kept.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -132,6 +133,19 @@ def train_knn_seeds(
     return stack
 
 
+def _seed_rows(seeds: list[int], hits: Tensor, best: Tensor | None, **fields: object) -> list[dict]:
+    """One row per seed: accuracy from hits (S, B), slot found from best (S, B) or NaN."""
+    return [
+        {
+            **fields,
+            "seed": seed,
+            "accuracy": float(hits[s].mean()),
+            "slot found": float(best[s].float().mean()) if best is not None else float("nan"),
+        }
+        for s, seed in enumerate(seeds)
+    ]
+
+
 @torch.no_grad()
 def evaluate_knn_seeds(
     stack: SeedStack,
@@ -150,6 +164,16 @@ def evaluate_knn_seeds(
     nlist = ⌈√m⌉ cells and ``nprobe`` visited (top-k reads renormalise the softmax
     over the k kept). One memory and one set of queries per m, shared by the seeds.
 
+    Args:
+        stack: the trained encoders (:func:`train_knn_seeds`).
+        task: the task.
+        sizes: memory sizes m to test.
+        num_queries: test queries per m (the same for every seed).
+        k: slots kept by the top-k reads.
+        nprobe: cells faiss visits per query.
+        chunk_size: keys per chunk of the exact reads.
+        generator: source of the test memories and queries.
+
     Returns:
         Rows ``m, read, seed, accuracy, slot found`` (the right slot has the best
         score). Chapter 13.
@@ -159,7 +183,7 @@ def evaluate_knn_seeds(
         keys, labels = task.memory(check_int(m, "sizes", minimum=k), generator)
         x, target, slot = task.queries(keys, labels, num_queries, generator)
         q = stack.apply(lambda net, z: net(z), x).reshape(-1, task.dim)  # (S*B, d)
-        nlist = int(m**0.5 + 0.999)
+        nlist = math.isqrt(m - 1) + 1  # ⌈√m⌉
         index = FaissIVF(task.dim, nlist, nprobe=min(nprobe, nlist)).add(keys)
         onehot = nn.functional.one_hot(labels, task.num_classes).float()  # (m, C)
         found = {
@@ -169,11 +193,7 @@ def evaluate_knn_seeds(
         }
         for read, (scores, slots) in found.items():
             probs = scores if slots is None else _class_read(scores, slots, labels, task.num_classes)
-            right = (probs.argmax(-1).view(len(stack), -1) == target).float().mean(-1)  # (S,)
-            best = (slots[:, 0].view(len(stack), -1) == slot) if slots is not None else None
-            for s, seed in enumerate(stack.seeds):
-                hit = float(best[s].float().mean()) if best is not None else float("nan")
-                rows.append(
-                    {"m": m, "read": read, "seed": seed, "accuracy": float(right[s]), "slot found": hit}
-                )
+            hits = (probs.argmax(-1).view(len(stack), -1) == target).float()  # (S, B)
+            best = slots[:, 0].view(len(stack), -1) == slot if slots is not None else None
+            rows += _seed_rows(stack.seeds, hits, best, m=m, read=read)
     return pd.DataFrame(rows)

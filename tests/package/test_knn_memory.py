@@ -168,3 +168,31 @@ def test_knn_model_trains_identically_from_fixed_seeds_and_learns():
     assert frame["accuracy"].min() > 0.5  # chance is 0.25
     with pytest.raises(ValueError, match="read"):
         ha.train_knn_seeds(task, "argmax")
+
+
+def test_clustered_keys_are_unit_norm_and_seeded():
+    a = ha.clustered_keys(500, 8, num_clusters=5, generator=torch.Generator().manual_seed(0))
+    b = ha.clustered_keys(500, 8, num_clusters=5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, b) and a.shape == (500, 8)
+    torch.testing.assert_close(a.norm(dim=-1), torch.ones(500))
+    with pytest.raises(ValueError, match="spread"):
+        ha.clustered_keys(5, 2, spread=-1.0)
+
+
+def test_recall_sweep_counts_scored_keys_and_is_exact_at_nprobe_nlist():
+    gen = torch.Generator().manual_seed(4)
+    keys = ha.clustered_keys(4000, 16, num_clusters=40, generator=gen)
+    queries = keys[:16] + 0.05 * torch.randn(16, 16, generator=gen)
+    sweep = ha.recall_sweep(keys, queries, nlist=20, nprobes=[1, 5, 20], k=5).set_index("nprobe")
+    assert sweep.loc[20, "recall@k"] == 1.0 and sweep.loc[20, "scored"] == 1.0
+    assert 0.0 < sweep.loc[1, "scored"] < sweep.loc[5, "scored"] < 1.0
+    with pytest.raises(ValueError, match="k must"):
+        ha.recall_sweep(keys, queries, nlist=20, nprobes=[1], k=5000)
+
+
+def test_faiss_checks_name_the_keys_and_the_queries():
+    keys = ha.clustered_keys(100, 4, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="keys must be finite"):
+        ha.FaissIVF(4, 2).add(keys.index_fill(0, torch.tensor([0]), float("nan")))
+    with pytest.raises(ValueError, match="queries must have d = 4"):
+        ha.FaissIVF(4, 2).add(keys).search(torch.zeros(3, 5), 2)
