@@ -1,6 +1,6 @@
 """Time and memory of the memory readers side by side, and the leaderboard row.
 
-Chapter 13 (``13_routing_and_memory``), section *Memory lookup*; chapter 14 takes
+Chapter 13 (hard selection at scale), section *Memory lookup*; chapter 14 takes
 its memory-lookup row from :func:`memory_board`. Shapes: B queries, m slots,
 d features, k kept.
 """
@@ -127,7 +127,8 @@ def memory_benchmark(
         One row per (m, reader): ``m, reader, ms`` (per batch), ``soft / reader`` (time
         ratio), ``recall@k`` (against the exact top-k), ``data MB`` (keys, values and
         the index), ``temporary MB`` (largest temporary, from shapes) and ``build s``
-        (faiss: training and adding, thread CPU time). Chapter 13.
+        (faiss: training and adding, thread CPU time). Reference: Johnson et al. (2019);
+        chapter 13.
     """
     rows = []
     for m in sizes:

@@ -1,7 +1,7 @@
 """Reads over a large memory: the exact soft read, the exact top-k read and
 approximate top-k search with faiss, and their recall.
 
-Chapter 13 (``13_routing_and_memory``), section *Memory lookup*. Shapes: B queries,
+Chapter 13 (hard selection at scale), section *Memory lookup*. Shapes: B queries,
 m memory slots (keys), d key features, dv value features, k kept slots. The timing
 and the leaderboard row live in :mod:`.knn_bench`, the kNN-augmented model in
 :mod:`.knn_model`.
@@ -127,7 +127,8 @@ def memory_top_k(
         chunk_size: keys per chunk; ``None`` scores all m at once.
 
     Returns:
-        ``(scores, indices)``, both (B, k), best first. Chapter 13.
+        ``(scores, indices)``, both (B, k), best first. Reference: Wu et al. (2022);
+        chapter 13.
     """
     check_memory(queries, keys)
     k = check_int(k, "k", minimum=1, maximum=len(keys))
@@ -197,7 +198,7 @@ def recall_at_k(approx_indices: Tensor, exact_indices: Tensor) -> float:
         exact_indices: (B, k) integer slots of the exact top-k, distinct per row.
 
     Returns:
-        Recall in [0, 1]. Chapter 13.
+        Recall in [0, 1]. Reference: Johnson et al. (2019); chapter 13.
     """
     for name, x in (("approx_indices", approx_indices), ("exact_indices", exact_indices)):
         if not isinstance(x, Tensor) or x.is_floating_point() or x.dim() != 2:

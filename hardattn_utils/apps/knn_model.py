@@ -6,7 +6,7 @@ its label. A learned linear encoder maps the query into key space and reads the
 memory: softly (every slot) or with the top-k read (exact or with faiss). In the
 spirit of Memorizing Transformers (Wu et al., 2022), much simplified.
 
-Chapter 13 (``13_routing_and_memory``), section *Memory lookup*. Shapes: S seeds,
+Chapter 13 (hard selection at scale), section *Memory lookup*. Shapes: S seeds,
 B queries, m slots, d features, C classes, k kept.
 """
 
