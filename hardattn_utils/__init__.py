@@ -21,7 +21,8 @@ Applications (``hardattn_utils/apps/``, also reachable as ``ha.pointer`` etc.)
     (chapter 8), ``memory``, ``copying`` and ``keyed_copy`` (chapter 9), ``latents`` and
     ``latents_eval`` (chapter 10), ``canvases``, ``glimpses`` and ``glimpse_training``
     (chapter 11), ``routing`` and ``routing_train`` (expert routing, chapter 13),
-    ``digits`` (the digits data set).
+    ``knn_memory``, ``knn_bench`` and ``knn_model`` (chapter 13: reads over a large
+    memory, their timing, the kNN-augmented model), ``digits`` (the digits data set).
 Presentation (imported on first use)
     ``plotting`` (theme, fixed colour per estimator, plots), ``widgets`` (ipywidgets
     explorers), ``charts`` (their kernel-free twins for the static site).
@@ -77,6 +78,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "apps.digits",
         "apps.routing",
         "apps.routing_train",
+        "apps.knn_memory",
+        "apps.knn_bench",
+        "apps.knn_model",
     ),
     "presentation": ("plotting", "widgets", "charts"),
 }
