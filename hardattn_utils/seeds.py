@@ -24,7 +24,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from ._checks import check_int
 from .config import full
 
-__all__ = ["SEEDS", "SeedStack", "mean_se", "over_seeds", "seeds", "spread"]
+__all__ = ["SEEDS", "SeedStack", "mean_se", "over_seeds", "seeds", "split_seeds", "spread"]
 
 #: The seeds every claim that rests on training or sampling is checked over.
 SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
@@ -175,3 +175,17 @@ class _Call(nn.Module):
 
 def _prefix(params: Mapping[str, Tensor], buffers: Mapping[str, Tensor]) -> dict[str, Tensor]:
     return {f"model.{k}": v for k, v in {**params, **buffers}.items()}
+
+
+def split_seeds(log: pd.DataFrame, seeds: Sequence[int]) -> pd.DataFrame:
+    """A :class:`SeedStack` run's log, one seed per row: metric ``name[i]`` becomes
+    metric ``name`` with ``seed = seeds[i]``.
+
+    Args:
+        log: a tidy :func:`hardattn_utils.fit` log (columns ``metric``, ``value``, ...)
+            whose metrics carry the copy index, ``accuracy[0]``, ``accuracy[1]``, ...
+        seeds: the seed of each copy, in the stack's order.
+    """
+    parts = log["metric"].str.extract(r"^(?P<metric>.+)\[(?P<copy>\d+)\]$")
+    out = log.assign(metric=parts["metric"], seed=[seeds[int(i)] for i in parts["copy"]])
+    return out.reset_index(drop=True)

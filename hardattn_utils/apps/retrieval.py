@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from .._checks import check_min_fields
 from ..estimators import Estimate, LossFn
 from ..registry import resolve
-from ..seeds import SEEDS, SeedStack
+from ..seeds import SEEDS, SeedStack, split_seeds
 from ..train import estimator_objective, fit
 
 __all__ = ["RetrievalBatch", "RetrievalNet", "RetrievalTask", "train_retrieval", "train_retrieval_seeds"]
@@ -233,7 +233,7 @@ def train_retrieval_seeds(
         eval_every=eval_every,
         label=name,
     )
-    return stack, _split_seeds(log, list(seeds))
+    return stack, split_seeds(log, list(seeds))
 
 
 def _stacked_loss(stack: SeedStack, batch: RetrievalBatch) -> Callable[[Tensor], Tensor]:
@@ -256,10 +256,3 @@ def _stacked_accuracy(stack: SeedStack, batch: RetrievalBatch) -> dict[str, floa
     retrieval = (scores.argmax(-1) == batch.index).float().mean(-1)
     out = {f"accuracy[{i}]": v for i, v in enumerate(accuracy.tolist())}
     return out | {f"retrieval[{i}]": v for i, v in enumerate(retrieval.tolist())}
-
-
-def _split_seeds(log: pd.DataFrame, seeds: list[int]) -> pd.DataFrame:
-    """Metrics named ``name[i]`` -> metric ``name`` with ``seed = seeds[i]``."""
-    parts = log["metric"].str.extract(r"^(?P<metric>.+)\[(?P<copy>\d+)\]$")
-    out = log.assign(metric=parts["metric"], seed=[seeds[int(i)] for i in parts["copy"]])
-    return out.reset_index(drop=True)

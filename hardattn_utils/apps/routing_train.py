@@ -23,11 +23,11 @@ import torch
 from torch import Tensor, nn
 
 from .._checks import check_int, check_real
-from ..leaderboard import loss_evaluations, per_input_problem, training_board
+from ..leaderboard import loss_evaluations, per_input_problem
 from ..registry import resolve
-from ..seeds import SEEDS, SeedStack
+from ..seeds import SEEDS, SeedStack, split_seeds
 from ..train import fit
-from .retrieval import _split_seeds
+from ..training_boards import training_board
 from .routing import ExpertMixture, _balance_loss, _top_k_gates
 
 __all__ = [
@@ -218,7 +218,7 @@ def train_routing_seeds(
         evaluate=lambda m: _evaluate(m, method, test_batch, task.num_clusters),
         eval_every=eval_every, label=label if label is not None else method,
     )  # fmt: skip
-    return stack, _split_seeds(log, list(seeds))
+    return stack, split_seeds(log, list(seeds))
 
 
 def _forward(stack: SeedStack, x: Tensor) -> tuple[Tensor, Tensor]:
