@@ -162,8 +162,8 @@ def topk_softmax(scores: Tensor, k: int, dim: int = -1) -> Tensor:
         ValueError: naming ``scores`` (NaN, +inf, a row of only ``-inf``) or ``k``.
         TypeError: if ``k`` is not an int.
 
-    Reference: e.g. Gupta et al. (2021), "Memory-efficient Transformers via Top-k
-    Attention". Chapter 12.
+    Reference: the softmax restricted to a hard top-k selection (Martins & Astudillo,
+    2016, compare sparsemax with it as a thresholded softmax). Chapter 12.
     """
     scores, dim = _checked(scores, dim)
     k = check_int(k, "k", minimum=1, maximum=scores.shape[dim])
