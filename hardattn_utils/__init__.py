@@ -7,7 +7,8 @@ Core
     ``config`` (seeds, the FULL switch, run sizes), ``_checks`` (argument checks,
     run once at the public entry points), ``sampling`` (Gumbel noise, Gumbel-max,
     Gumbel-Softmax, straight-through), ``attention`` (soft and hard reads),
-    ``categorical`` (one-hots, samples, log-probabilities, score, entropy),
+    ``sparse`` (sparsemax, α-entmax, top-k softmax; chapter 12), ``categorical``
+    (one-hots, samples, log-probabilities, score, entropy),
     ``estimators`` (``Estimate``, REINFORCE with any baseline, relaxed and
     straight-through estimators), ``baselines`` (leave-one-out, batch mean, moving
     average, self-critical, learned), ``control`` (optimal per-coordinate baseline,
@@ -47,6 +48,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "config",
         "sampling",
         "attention",
+        "sparse",
         "categorical",
         "estimators",
         "baselines",

@@ -21,6 +21,7 @@ from .._checks import check_int, check_min_fields
 from ..categorical import one_hot
 from ..sampling import gumbel_softmax
 from ..seeds import SEEDS, over_seeds
+from ..sparse import entmax15, sparsemax
 from ..train import fit
 
 __all__ = [
@@ -32,7 +33,11 @@ __all__ = [
     "train_copy_seeds",
 ]
 
-READS = ("soft", "st_gumbel", "argmax")
+READS = ("soft", "st_gumbel", "argmax", "sparsemax", "entmax15")
+#: the reads a model can be trained with (the sparse maps: chapter 12)
+TRAINED = ("soft", "st_gumbel", "sparsemax", "entmax15")
+Read = Literal["soft", "st_gumbel", "argmax", "sparsemax", "entmax15"]
+TrainedRead = Literal["soft", "st_gumbel", "sparsemax", "entmax15"]
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,7 @@ class CopyNet(nn.Module):
     def probs(
         self,
         source: Tensor,
-        read: Literal["soft", "st_gumbel", "argmax"] = "soft",
+        read: Read = "soft",
         tau: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> Tensor:
@@ -133,16 +138,18 @@ class CopyNet(nn.Module):
 
 
 def select(scores: Tensor, read: str, tau: float = 1.0, generator: torch.Generator | None = None) -> Tensor:
-    """(..., L) copy selection from scores: softmax, ST-Gumbel one-hot or argmax one-hot."""
+    """(..., L) copy selection: softmax, ST-Gumbel one-hot, argmax one-hot, sparsemax or 1.5-entmax."""
     if read == "soft":
         return torch.softmax(scores, dim=-1)
+    if read in ("sparsemax", "entmax15"):
+        return (sparsemax if read == "sparsemax" else entmax15)(scores)
     if read == "st_gumbel":
         return gumbel_softmax(scores, tau=tau, hard=True, generator=generator)
     return one_hot(scores.argmax(-1), scores.shape[-1])
 
 
 def copy_objective(
-    read: Literal["soft", "st_gumbel"] = "soft", tau: float = 1.0, generator: torch.Generator | None = None
+    read: TrainedRead = "soft", tau: float = 1.0, generator: torch.Generator | None = None
 ) -> Callable[[CopyNet, CopyBatch, int], Tensor]:
     """Negative log-likelihood of the target with a soft or a hard (ST-Gumbel) copy selection.
 
@@ -152,14 +159,15 @@ def copy_objective(
     (its probability is then exactly zero). An objective for :func:`hardattn_utils.fit`.
 
     Args:
-        read: ``"soft"`` (softmax copy selection) or ``"st_gumbel"`` (hard, straight-through).
+        read: ``"soft"`` (softmax copy selection), ``"st_gumbel"`` (hard, straight-through),
+            ``"sparsemax"`` or ``"entmax15"`` (sparse, exact backpropagation; chapter 12).
         tau: Gumbel-Softmax temperature for ``"st_gumbel"``.
         generator: source of the Gumbel noise.
 
     Reference: Jang, Gu & Poole (2017) for ST-Gumbel. Chapter 9.
     """
-    if read not in ("soft", "st_gumbel"):
-        raise ValueError(f"read must be 'soft' or 'st_gumbel' for training, got {read!r}")
+    if read not in TRAINED:
+        raise ValueError(f"read must be one of {TRAINED} for training, got {read!r}")
 
     def objective(model: CopyNet, batch: CopyBatch, step: int) -> Tensor:
         probs = model.probs(batch.source, read=read, tau=tau, generator=generator)
@@ -169,9 +177,7 @@ def copy_objective(
 
 
 @torch.no_grad()
-def copy_accuracy(
-    model: CopyNet, batch: CopyBatch, read: Literal["soft", "argmax"] = "soft"
-) -> dict[str, float]:
+def copy_accuracy(model: CopyNet, batch: CopyBatch, read: Read = "soft") -> dict[str, float]:
     """Token accuracy, exact-copy rate of rare tokens, and probability mass on rare targets.
 
     Returns:
@@ -191,7 +197,7 @@ def copy_accuracy(
 
 def train_copy_seeds(
     task: CopyTask,
-    read: Literal["soft", "st_gumbel"],
+    read: TrainedRead,
     test: CopyBatch,
     *,
     num_steps: int,
@@ -207,12 +213,14 @@ def train_copy_seeds(
 
     Seed ``s`` fixes the initial weights (``torch.manual_seed(s)``), the training
     batches (a generator seeded with ``100 + s``) and the Gumbel noise (``200 + s``).
-    The soft copy is evaluated with soft reads, the hard copy with argmax reads.
+    The soft copy is evaluated with soft reads, the hard copy with argmax reads, a
+    sparse copy (``"sparsemax"``, ``"entmax15"``, chapter 12) with its own sparse reads.
     Gradients are clipped to norm 1.
 
     Args:
         task: the copy task.
-        read: ``"soft"`` or ``"st_gumbel"`` (see :func:`copy_objective`).
+        read: ``"soft"``, ``"st_gumbel"`` (see :func:`copy_objective`), ``"sparsemax"``
+            or ``"entmax15"``.
         test: held-out batch for :func:`copy_accuracy` every ``eval_every`` steps.
         num_steps, batch_size, lr, eval_every, label: as in :func:`hardattn_utils.fit`.
         seeds: one model per seed (at least 5 for a claim).
@@ -224,9 +232,9 @@ def train_copy_seeds(
         ``(nets, log)``: the trained model per seed and a tidy log with a ``seed``
         column. Chapter 9.
     """
-    if read not in ("soft", "st_gumbel"):
-        raise ValueError(f"read must be 'soft' or 'st_gumbel', got {read!r}")
-    deploy = "soft" if read == "soft" else "argmax"
+    if read not in TRAINED:
+        raise ValueError(f"read must be one of {TRAINED}, got {read!r}")
+    deploy = "argmax" if read == "st_gumbel" else read
     nets: dict[int, CopyNet] = {}
 
     def run(seed: int) -> pd.DataFrame:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._checks import check_int, check_min_fields
-from .copying import CopyBatch, select
+from .copying import CopyBatch, Read, select
 
 __all__ = ["KeyedCopyNet", "KeyedCopyTask"]
 
@@ -97,7 +96,7 @@ class KeyedCopyNet(nn.Module):
     def probs(
         self,
         source: Tensor,
-        read: Literal["soft", "st_gumbel", "argmax"] = "soft",
+        read: Read = "soft",
         tau: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> Tensor:
