@@ -56,15 +56,7 @@ def test_nbval_runs_lax_where_the_pin_cannot_apply():
 
 def test_exec_runs_a_command_in_the_pinned_environment_whatever_the_shell_says():
     shell = {**os.environ, "ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE", "OMP_NUM_THREADS": "4"}
-    code = "import os, json; print(json.dumps(dict(os.environ)))"
-    out = subprocess.run(
-        [sys.executable, str(SCRIPT), "exec", "--", sys.executable, "-c", code],
-        env=shell,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    env = json.loads(out)
+    env = json.loads(_run_pinned(shell, "import os, json; print(json.dumps(dict(os.environ)))"))
     applies, _ = numerics.pin_support()
     assert env["OMP_NUM_THREADS"] == "1"
     assert env.get("ATEN_CPU_CAPABILITY") == ("avx2" if applies else None)
@@ -92,12 +84,11 @@ def test_faiss_runs_on_its_avx2_kernels_under_the_pin_even_if_the_shell_sets_it_
     if not applies:
         pytest.skip("the pin does not apply on this CPU")
     shell = {**os.environ, "FAISS_SIMD_LEVEL": "", "OPENBLAS_CORETYPE": "SkylakeX"}
-    code = "import faiss; print(faiss.SIMDConfig.get_level_name())"
-    out = subprocess.run(
-        [sys.executable, str(SCRIPT), "exec", "--", sys.executable, "-c", code],
-        env=shell,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = _run_pinned(shell, "import faiss; print(faiss.SIMDConfig.get_level_name())")
     assert out.strip() == "AVX2"
+
+
+def _run_pinned(shell: dict[str, str], code: str) -> str:
+    """Stdout of ``python -c code`` run through ``numerics.py exec`` from ``shell``'s environment."""
+    command = [sys.executable, str(SCRIPT), "exec", "--", sys.executable, "-c", code]
+    return subprocess.run(command, env=shell, capture_output=True, text=True, check=True).stdout
