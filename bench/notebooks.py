@@ -4,6 +4,7 @@ or measured here by running nbval on one notebook at a time."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -33,7 +34,8 @@ def measure() -> dict[str, float]:
         command = [sys.executable, "-m", "pytest", "--nbval", str(notebook), "-q", "-p", "no:cacheprovider"]
         command += ["--sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg")]
         start = time.perf_counter()
-        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+        env = {**os.environ, "HARDATTN_PROGRESS": "0"}  # as `make nbval`: no progress bars stored
+        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
         seconds = time.perf_counter() - start
         name = str(notebook.relative_to(ROOT))
         times[name] = seconds if result.returncode == 0 else float("nan")

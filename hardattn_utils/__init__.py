@@ -7,15 +7,15 @@ Core
     ``config`` (seeds, the FULL switch, run sizes), ``_checks`` (argument checks,
     run once at the public entry points), ``sampling`` (Gumbel noise, Gumbel-max,
     Gumbel-Softmax, straight-through), ``attention`` (soft and hard reads),
-    ``sparse`` (sparsemax, α-entmax, top-k softmax; chapter 12), ``categorical``
-    (one-hots, samples, log-probabilities, score, entropy),
+    ``categorical`` (one-hots, samples, log-probabilities, score, entropy),
     ``estimators`` (``Estimate``, REINFORCE with any baseline, relaxed and
-    straight-through estimators), ``baselines`` (leave-one-out, batch mean, moving
+    straight-through estimators), ``sparse`` (sparsemax, α-entmax, top-k softmax and
+    their readers; chapter 12), ``baselines`` (leave-one-out, batch mean, moving
     average, self-critical, learned), ``control`` (optimal per-coordinate baseline,
     the MuProp control variate), ``advanced`` (REBAR, RELAX, Gumbel-Rao, ReinMax;
     chapter 7), ``registry`` (``ESTIMATORS``, ``resolve``),
-    ``exact`` (enumeration, estimator statistics), ``leaderboard`` and ``training_boards`` (every
-    estimator at equal loss evaluations, chapter 14), ``schedules``, ``train``
+    ``exact`` (enumeration, estimator statistics), ``leaderboard`` and
+    ``training_boards`` (every estimator at equal loss evaluations, chapter 14), ``schedules``, ``train``
     (``fit``), ``claims``, ``seeds``, ``numerics`` (the pinned numeric environment).
 Applications (``hardattn_utils/apps/``, also reachable as ``ha.pointer`` etc.)
     ``retrieval`` (the retrieval task of chapters 3–6), ``pointer`` and ``pointer_train``
@@ -48,9 +48,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "config",
         "sampling",
         "attention",
-        "sparse",
         "categorical",
         "estimators",
+        "sparse",
         "baselines",
         "control",
         "advanced",
