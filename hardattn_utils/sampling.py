@@ -210,12 +210,41 @@ def gumbel_softmax(
     """
     tau = check_tau(tau)
     work_logits = masked_logits(logits, mask, dim, check_rows=False)
-    reach = logits_bound(work_logits, dim, "mask" if mask is not None else "logits")
-    cold = (reach + _NOISE_BOUND) / (tau if type(tau) is float else tau.detach().item()) > _SAFE[
-        work_logits.dtype
-    ]
-    y = _gumbel_softmax(work_logits, tau, hard, dim % work_logits.dim(), generator, cold)
+    dim, name = dim % work_logits.dim(), "mask" if mask is not None else "logits"
+    if work_logits.requires_grad and type(tau) is float and tau * _SAFE[work_logits.dtype] > 1.0:
+        y = _checked_after(work_logits, tau, hard, dim, generator, name)  # the training call
+    else:
+        reach = logits_bound(work_logits, dim, name)
+        cold = (reach + _NOISE_BOUND) / (tau if type(tau) is float else tau.detach().item()) > _SAFE[
+            work_logits.dtype
+        ]
+        y = _gumbel_softmax(work_logits, tau, hard, dim, generator, cold)
     return y if y.dtype == logits.dtype else y.to(logits.dtype)
+
+
+def _checked_after(
+    logits: Tensor, tau: float, hard: bool, dim: int, generator: torch.Generator | None, name: str
+) -> Tensor:
+    """A sample of logits that require grad: the sample first, then one check of it.
+
+    One reduction of the sample replaces the reduction of the logits and its two syncs.
+
+    NaN or +inf logits, a row with nothing selectable and an overflow of ``(l + g) / tau``
+    each leave a NaN in ``softmax((l + g) / tau)``, and a valid sample sums to the number
+    of rows. Only when the sum is NaN are the logits checked (raising for bad input); valid
+    logits then overflowed, and the same noise goes through the overflow fallback.
+    """
+    minus_noise = _log_exponential(_noise_buffer(logits, compute_dtype(logits)), generator)  # -g, (..., m)
+    work = logits if logits.dtype == minus_noise.dtype else logits.to(minus_noise.dtype)
+    inv = 1.0 / tau
+    scores = minus_noise * -inv  # g / tau, (..., m); the noise itself is kept for the fallback
+    scores = torch.add(scores, work, alpha=inv)  # (l + g) / tau, one autograd node
+    y_soft = torch.softmax(scores, dim=dim)  # (..., m)
+    total = y_soft.detach().sum().item()
+    if total != total:  # NaN
+        logits_bound(logits, dim, name)
+        y_soft = _cold_softmax(work - minus_noise, tau, dim)
+    return _harden(y_soft, dim) if hard else y_soft
 
 
 def _gumbel_softmax(
@@ -239,8 +268,11 @@ def _gumbel_softmax(
         add = torch.add if logits.requires_grad else torch.Tensor.add_  # in place without autograd
         scores = add(noise, logits, alpha=inv)  # (l + g) / tau
         y_soft = torch.softmax(scores, dim=dim)  # (..., m)
-    if not hard:
-        return y_soft
+    return _harden(y_soft, dim) if hard else y_soft
+
+
+def _harden(y_soft: Tensor, dim: int) -> Tensor:
+    """The one-hot of ``argmax y_soft``, with ``y_soft``'s gradient where it has one."""
     y_hard = torch.zeros_like(y_soft).scatter_(dim, y_soft.argmax(dim=dim, keepdim=True), 1.0)
     return _straight_through(y_hard, y_soft) if y_soft.requires_grad else y_hard
 

@@ -133,3 +133,41 @@ def test_same_generator_seed_same_samples():
     a = ha.gumbel_softmax(LOGITS, generator=torch.Generator().manual_seed(11))
     b = ha.gumbel_softmax(LOGITS, generator=torch.Generator().manual_seed(11))
     assert torch.equal(a, b)
+
+
+BAD_ROWS = {
+    "nan": ([[0.0, float("nan")], [1.0, 2.0]], "NaN|nan"),
+    "plus-inf": ([[0.0, float("inf")], [1.0, 2.0]], "inf"),
+    "all-masked": ([[float("-inf"), float("-inf")], [1.0, 2.0]], "no selectable"),
+}
+
+
+@pytest.mark.parametrize("hard", [False, True])
+@pytest.mark.parametrize("case", sorted(BAD_ROWS))
+def test_logits_that_require_grad_are_checked_after_the_sample_with_the_same_errors(case, hard):
+    rows, message = BAD_ROWS[case]
+    for grad in (False, True):
+        logits = torch.tensor(rows).requires_grad_(grad)
+        with pytest.raises(ValueError, match=message):
+            ha.gumbel_softmax(logits, tau=0.5, hard=hard, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("tau, overflows", [(1.0, False), (0.5, False), (1e-3, False), (1e-37, True)])
+def test_a_sample_with_gradient_equals_the_sample_without_and_overflow_falls_back(
+    tau, overflows, monkeypatch
+):
+    # At tau = 1e-37, 1 / tau is representable (the checked-after path is taken) but
+    # (l + g) / tau overflows float32: the NaN sample sends the same noise to the fallback.
+    checks = []
+    bound = ha.sampling.logits_bound
+    monkeypatch.setattr(ha.sampling, "logits_bound", lambda *a: checks.append(a) or bound(*a))
+    logits = 100 * torch.tensor([[0.0, 3.0, -1.0], [2.0, 2.0, float("-inf")]] * 32)
+    plain = ha.gumbel_softmax(logits, tau=tau, generator=torch.Generator().manual_seed(4))
+    leaf = logits.clone().requires_grad_(True)
+    checks.clear()
+    y = ha.gumbel_softmax(leaf, tau=tau, generator=torch.Generator().manual_seed(4))
+    assert len(checks) == int(overflows)  # the logits are checked only when the sample is NaN
+    torch.testing.assert_close(y.detach(), plain, rtol=1e-5, atol=1e-6)
+    assert torch.isfinite(y).all() and torch.equal(y.detach()[1::2, 2], torch.zeros(32))
+    (y * torch.arange(3.0)).sum().backward()
+    assert torch.isfinite(leaf.grad[:, :2]).all()
