@@ -41,6 +41,7 @@ from .sampling import gumbel_argmax, gumbel_softmax, straight_through
 __all__ = [
     "Estimate",
     "LossFn",
+    "backprop_read",
     "entropy_bonus",
     "gumbel_softmax_estimator",
     "reinforce",
@@ -231,6 +232,23 @@ def soft_read(logits: Tensor, f: LossFn) -> Estimate:
     Returns:
         ``Estimate(surrogate=f(z).mean(), loss=f(z) detached, z)``. Chapters 3 and 9.
     """
-    z = torch.softmax(logits, dim=-1)
-    loss = f(z)
+    return backprop_read(torch.softmax(logits, dim=-1), f)
+
+
+def backprop_read(z: Tensor, f: LossFn) -> Estimate:
+    """A deterministic read ``z`` scored by ``f`` and trained by exact backpropagation.
+
+    .. math:: \\hat g = \\nabla_\\ell f(z(\\ell))
+
+    The one body of :func:`soft_read` and of the sparse readers of chapter 12
+    (:func:`hardattn_utils.sparsemax_read` and the like).
+
+    Args:
+        z: (..., m) weights computed from the logits (softmax, sparsemax, ...).
+        f: loss of a selection, (..., m) -> (...).
+
+    Returns:
+        ``Estimate(surrogate=f(z).mean(), loss=f(z) detached, z)``. Chapters 3, 9 and 12.
+    """
+    loss = f(z)  # (...)
     return Estimate(loss.mean(), loss.detach(), z)

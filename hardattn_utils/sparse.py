@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from ._checks import check_dim, check_int, check_real, compute_dtype, masked_logits
-from .estimators import Estimate, LossFn
+from .estimators import Estimate, LossFn, backprop_read
 
 __all__ = [
     "entmax",
@@ -195,11 +195,6 @@ def support_size(weights: Tensor, dim: int = -1) -> Tensor:
     return (weights > 0).sum(check_dim(weights, dim))
 
 
-def _read(z: Tensor, f: LossFn) -> Estimate:
-    loss = f(z)
-    return Estimate(loss.mean(), loss.detach(), z)
-
-
 def sparsemax_read(logits: Tensor, f: LossFn, *, generator: torch.Generator | None = None) -> Estimate:
     """Sparsemax attention written as an estimator: ``z = sparsemax(logits)``, exact backprop.
 
@@ -215,7 +210,7 @@ def sparsemax_read(logits: Tensor, f: LossFn, *, generator: torch.Generator | No
     Returns:
         ``Estimate(surrogate=f(z).mean(), loss=f(z) detached, z)``. Chapter 12.
     """
-    return _read(sparsemax(logits), f)
+    return backprop_read(sparsemax(logits), f)
 
 
 def entmax15_read(logits: Tensor, f: LossFn, *, generator: torch.Generator | None = None) -> Estimate:
@@ -231,7 +226,7 @@ def entmax15_read(logits: Tensor, f: LossFn, *, generator: torch.Generator | Non
     Returns:
         ``Estimate(surrogate=f(z).mean(), loss=f(z) detached, z)``. Chapter 12.
     """
-    return _read(entmax15(logits), f)
+    return backprop_read(entmax15(logits), f)
 
 
 def topk_read(logits: Tensor, f: LossFn, *, k: int, generator: torch.Generator | None = None) -> Estimate:
@@ -248,4 +243,4 @@ def topk_read(logits: Tensor, f: LossFn, *, k: int, generator: torch.Generator |
     Returns:
         ``Estimate(surrogate=f(z).mean(), loss=f(z) detached, z)``. Chapter 12.
     """
-    return _read(topk_softmax(logits, k), f)
+    return backprop_read(topk_softmax(logits, k), f)

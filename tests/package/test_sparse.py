@@ -278,3 +278,21 @@ def test_the_copy_task_trains_with_sparse_reads():
     torch.testing.assert_close(probs.sum(-1), torch.ones(100, 1))
     with pytest.raises(ValueError, match="read"):
         ha.train_copy_seeds(task, "argmax", test, num_steps=1)
+
+
+READERS = [(ha.soft_read, torch.softmax), (ha.sparsemax_read, ha.sparsemax)]
+
+
+@pytest.mark.parametrize("reader, weights", READERS)
+def test_a_backprop_read_gives_the_exact_gradient_of_the_loss_of_its_weights(reader, weights):
+    logits = torch.randn(6, 5, generator=torch.Generator().manual_seed(3), requires_grad=True)
+    values = torch.randn(5, generator=torch.Generator().manual_seed(4))
+
+    def f(z):  # (..., m) -> (...)
+        return (z * values).sum(-1) ** 2
+
+    estimate = reader(logits, f)
+    (got,) = torch.autograd.grad(estimate.surrogate, logits)
+    (want,) = torch.autograd.grad(f(weights(logits, -1)).mean(), logits)
+    torch.testing.assert_close(got, want)
+    assert not estimate.loss.requires_grad and estimate.loss.shape == (6,)
