@@ -59,10 +59,7 @@ def test_elbo_equals_log_likelihood_at_the_true_posterior():
     """With q = p(z|x) (one latent), -ELBO = -log p(x) exactly: the bound is tight."""
     model, x = _tiny(1)
     with torch.no_grad():
-        codes = torch.eye(3).unsqueeze(1)  # (K, 1, K)
-        log_joint = -model.reconstruction_nll(x, codes.unsqueeze(1).expand(3, len(x), 1, 3)).T - math.log(3)
-        posterior_logits = log_joint - log_joint.logsumexp(-1, keepdim=True)  # (B, K)
-        model.scores = lambda _: posterior_logits.unsqueeze(1)  # type: ignore[method-assign]
+        _use_the_true_posterior(model, x)
         torch.testing.assert_close(_exact_negative_elbo(model, x), -log_marginal_likelihood(model, x))
 
 
@@ -176,10 +173,7 @@ def test_iw_bound_is_exact_at_the_true_posterior():
     """With q = p(z|x) every importance weight equals p(x): one sample gives -log p(x) exactly."""
     model, x = _tiny(1)
     with torch.no_grad():
-        codes = torch.eye(3).unsqueeze(1)  # (K, 1, K)
-        log_joint = -model.reconstruction_nll(x, codes.unsqueeze(1).expand(3, len(x), 1, 3)).T - math.log(3)
-        posterior_logits = log_joint - log_joint.logsumexp(-1, keepdim=True)  # (B, K)
-        model.scores = lambda _: posterior_logits.unsqueeze(1)  # type: ignore[method-assign]
+        _use_the_true_posterior(model, x)
         bound = negative_iw_bound(model, x, num_samples=1, generator=torch.Generator().manual_seed(0))
         torch.testing.assert_close(bound, -log_marginal_likelihood(model, x))
 
@@ -230,3 +224,11 @@ def test_vae_objective_hands_a_learned_baselines_weights_to_fit():
     assert weights and all(w.requires_grad for w in weights)
     model = ha.CategoricalVAE(num_latents=2, num_categories=3, num_pixels=4, hidden=8)
     assert set(map(id, weights)) <= set(map(id, ha.train.trainable(model, objective)))
+
+
+def _use_the_true_posterior(model, x):
+    """Make the encoder of a one-latent, three-category model return q = p(z | x) exactly."""
+    codes = torch.eye(3).unsqueeze(1)  # (K, 1, K)
+    log_joint = -model.reconstruction_nll(x, codes.unsqueeze(1).expand(3, len(x), 1, 3)).T - math.log(3)
+    posterior_logits = log_joint - log_joint.logsumexp(-1, keepdim=True)  # (B, K)
+    model.scores = lambda _: posterior_logits.unsqueeze(1)  # type: ignore[method-assign]
